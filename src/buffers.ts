@@ -1,0 +1,210 @@
+// Request bodies: kept in memory while small, spilled to an anonymous temp file
+// once they reach `inbufOverflow` bytes (Waitress's OverflowableBuffer), so a
+// 1 GiB upload costs the server a file descriptor, not a gigabyte of RAM.
+// wsgi.input must be synchronous (PEP 3333), hence the fs.*Sync calls.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { WsgiInput } from './types.js';
+
+const EMPTY = Buffer.alloc(0);
+const LF = 0x0a;
+/** Read size used when scanning a spilled body for line ends. */
+const LINE_SCAN_BLOCK = 8192;
+
+/** Create an anonymous temp file: opened, then unlinked at once, so nothing is left behind even on a crash. */
+function openAnonymousTempFile(): number {
+  const file = path.join(os.tmpdir(), `garcon-body-${process.pid}-${randomBytes(8).toString('hex')}`);
+  const fd = fs.openSync(file, 'wx+', 0o600);
+  fs.unlinkSync(file);
+  return fd;
+}
+
+/** Write all of `data` to `fd` at `position` (writeSync may write less than asked). */
+function writeFully(fd: number, data: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < data.length) {
+    done += fs.writeSync(fd, data, done, data.length - done, position + done);
+  }
+}
+
+/** Accumulates one request body; see the module comment. */
+export class BodyBuffer {
+  readonly #overflow: number;
+  #chunks: Buffer[] = [];
+  #length = 0;
+  #fd: number | null = null;
+  #closed = false;
+
+  /** @param overflow size at which the body moves to a temp file (inbufOverflow) */
+  constructor(overflow: number) {
+    this.#overflow = overflow;
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  /** True once the body lives in a temp file. */
+  get spilled(): boolean {
+    return this.#fd !== null;
+  }
+
+  /** Append bytes. The buffer is kept as given (not copied) while in memory. */
+  append(data: Buffer): void {
+    if (data.length === 0) return;
+    if (this.#fd !== null) {
+      writeFully(this.#fd, data, this.#length);
+      this.#length += data.length;
+      return;
+    }
+    this.#chunks.push(data);
+    this.#length += data.length;
+    if (this.#length >= this.#overflow) this.#spill();
+  }
+
+  #spill(): void {
+    const fd = openAnonymousTempFile();
+    let position = 0;
+    for (const chunk of this.#chunks) {
+      writeFully(fd, chunk, position);
+      position += chunk.length;
+    }
+    this.#chunks = [];
+    this.#fd = fd;
+  }
+
+  /** A fresh synchronous reader positioned at the start of the body. */
+  input(): WsgiInput {
+    if (this.#fd !== null) return new FileInput(this.#fd, this.#length);
+    const whole = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#length);
+    this.#chunks = [whole];
+    return new MemoryInput(whole);
+  }
+
+  /** Release memory and the temp file. Safe to call more than once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#chunks = [];
+    if (this.#fd !== null) {
+      fs.closeSync(this.#fd);
+      this.#fd = null;
+    }
+  }
+}
+
+/** Shared positioning and line logic; subclasses supply byte access. */
+abstract class BaseInput implements WsgiInput {
+  protected position = 0;
+  protected readonly size: number;
+
+  constructor(size: number) {
+    this.size = size;
+  }
+
+  /** Copy (or slice) `length` bytes starting at `start`. */
+  protected abstract bytes(start: number, length: number): Buffer;
+  /** Offset of the first LF at or after `start` and before `end`, or -1. */
+  protected abstract findLf(start: number, end: number): number;
+
+  read(size?: number | null): Buffer {
+    const remaining = this.size - this.position;
+    const n = size == null || size < 0 ? remaining : Math.min(size, remaining);
+    if (n <= 0) return EMPTY;
+    const out = this.bytes(this.position, n);
+    this.position += n;
+    return out;
+  }
+
+  readline(size?: number | null): Buffer {
+    const limit = size == null || size < 0 ? this.size : Math.min(this.size, this.position + size);
+    if (this.position >= limit) return EMPTY;
+    const lf = this.findLf(this.position, limit);
+    const end = lf === -1 ? limit : lf + 1;
+    const out = this.bytes(this.position, end - this.position);
+    this.position = end;
+    return out;
+  }
+
+  readlines(hint?: number | null): Buffer[] {
+    const lines: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const line = this.readline();
+      if (line.length === 0) return lines;
+      lines.push(line);
+      total += line.length;
+      if (hint != null && hint > 0 && total >= hint) return lines;
+    }
+  }
+
+  seek(offset: number, whence = 0): number {
+    const base = whence === 0 ? 0 : whence === 1 ? this.position : whence === 2 ? this.size : NaN;
+    const target = base + offset;
+    if (!Number.isInteger(target) || target < 0) throw new RangeError(`invalid seek (${offset}, ${whence})`);
+    this.position = target;
+    return target;
+  }
+
+  tell(): number {
+    return this.position;
+  }
+
+  *[Symbol.iterator](): Iterator<Buffer> {
+    for (;;) {
+      const line = this.readline();
+      if (line.length === 0) return;
+      yield line;
+    }
+  }
+
+  close(): void {
+    this.position = this.size;
+  }
+}
+
+class MemoryInput extends BaseInput {
+  readonly #data: Buffer;
+  constructor(data: Buffer) {
+    super(data.length);
+    this.#data = data;
+  }
+  protected bytes(start: number, length: number): Buffer {
+    return this.#data.subarray(start, start + length);
+  }
+  protected findLf(start: number, end: number): number {
+    const i = this.#data.indexOf(LF, start);
+    return i === -1 || i >= end ? -1 : i;
+  }
+}
+
+class FileInput extends BaseInput {
+  readonly #fd: number;
+  constructor(fd: number, size: number) {
+    super(size);
+    this.#fd = fd;
+  }
+  protected bytes(start: number, length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = fs.readSync(this.#fd, out, done, length - done, start + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done === length ? out : out.subarray(0, done);
+  }
+  protected findLf(start: number, end: number): number {
+    const block = Buffer.allocUnsafe(LINE_SCAN_BLOCK);
+    for (let at = start; at < end; at += LINE_SCAN_BLOCK) {
+      const n = fs.readSync(this.#fd, block, 0, Math.min(LINE_SCAN_BLOCK, end - at), at);
+      if (n === 0) return -1;
+      const i = block.subarray(0, n).indexOf(LF);
+      if (i !== -1) return at + i;
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,42 @@
+// The record the parser fills in for one request and the channel hands to the task.
+
+import type { BodyBuffer } from './buffers.js';
+import type { HttpError } from './errors.js';
+
+/** The HTTP version a request is served as (HTTP/1.x with x > 1 is served as 1.1). */
+export type HttpVersion = '1.0' | '1.1';
+
+export class ParsedRequest {
+  /** Request method, as sent (always upper-case tchars). */
+  method = 'GET';
+  /** The raw request-target, latin-1 (REQUEST_URI / RAW_URI). */
+  target = '';
+  /** The path, percent-decoded, one char per byte (PEP 3333 latin-1 tunnelling). */
+  path = '';
+  /** The raw query string without '?', '' when absent. */
+  query = '';
+  version: HttpVersion = '1.0';
+  /**
+   * Request headers under their environ keys (CONTENT_TYPE, CONTENT_LENGTH, HTTP_*),
+   * repeated fields joined with ', '. Names containing '_' are dropped; for HTTP/1.1
+   * Transfer-Encoding is removed once it has been validated.
+   */
+  headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  /** The request asked for a persistent connection (Connection tokens and version rules). */
+  keepAlive = false;
+  /** Close after answering, whatever the response says (e.g. Content-Length with Transfer-Encoding). */
+  forceClose = false;
+  /** `Expect: 100-continue` on an HTTP/1.1 request that has a body. */
+  expectContinue = false;
+  /** The body arrived with chunked framing. */
+  chunked = false;
+  /** Body bytes after de-chunking; null when the request has no body. */
+  body: BodyBuffer | null = null;
+  /** Set when the request is refused; the channel answers it and closes. */
+  error: HttpError | null = null;
+
+  /** Release the body (memory or temp file). */
+  close(): void {
+    this.body?.close();
+  }
+}
