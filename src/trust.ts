@@ -1,0 +1,59 @@
+// Which peers count as trusted proxies: the `trustedProxy` option compiled once
+// per server into a predicate over REMOTE_ADDR-style strings.
+//
+// Waitress only knows '*' and an exact address; garcon also takes what Express
+// users write for `trust proxy` (proxy-addr does the IP work with ipaddr.js):
+// an address, a CIDR, the names loopback/linklocal/uniquelocal, or a
+// comma-separated list of those. A unix-socket peer has REMOTE_ADDR 'localhost'
+// (contract, decision 14), which no IP range can match, so 'unix' (or Waitress's
+// exact 'localhost') names it.
+
+import proxyAddr from 'proxy-addr';
+import { InvalidOptionError } from './errors.js';
+
+/** True when `address` (an IP, 'localhost' for a unix peer, or any claimed hop) is a trusted proxy. */
+export type TrustPredicate = (address: string) => boolean;
+
+/** REMOTE_ADDR of a client connected over a unix socket. */
+export const UNIX_PEER_ADDRESS = 'localhost';
+
+const UNIX_PEER_NAMES: ReadonlySet<string> = new Set(['unix', UNIX_PEER_ADDRESS]);
+
+const trustAll: TrustPredicate = () => true;
+const trustNone: TrustPredicate = () => false;
+const isUnixPeer: TrustPredicate = (address) => address === UNIX_PEER_ADDRESS;
+
+/**
+ * Compile `trustedProxy` into a predicate. null trusts nobody; '*' trusts every
+ * peer (a unix one too). IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`, what a
+ * dual-stack listener reports) match their IPv4 form. Throws InvalidOptionError
+ * for an entry that is neither an address, a CIDR, a range name nor 'unix'.
+ */
+export function compileTrust(trustedProxy: string | null): TrustPredicate {
+  if (trustedProxy === null) return trustNone;
+  const entries = trustedProxy
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (entries.length === 0) return trustNone;
+  if (entries.includes('*')) return trustAll;
+
+  const trustsUnixPeer = entries.some((entry) => UNIX_PEER_NAMES.has(entry));
+  const ipEntries = entries.filter((entry) => !UNIX_PEER_NAMES.has(entry));
+  if (ipEntries.length === 0) return isUnixPeer;
+
+  let matchesIp: (address: string, hop: number) => boolean;
+  try {
+    matchesIp = proxyAddr.compile(ipEntries);
+  } catch (err) {
+    throw new InvalidOptionError(
+      'trustedProxy',
+      `trustedProxy: ${(err as Error).message} (expected an address, a CIDR, loopback, linklocal, uniquelocal, unix or *)`,
+    );
+  }
+  // proxy-addr's predicate returns false for anything that is not an IP, so a
+  // claimed hop such as 'unknown' or '_hidden' is never trusted.
+  return trustsUnixPeer
+    ? (address) => address === UNIX_PEER_ADDRESS || matchesIp(address, 0)
+    : (address) => matchesIp(address, 0);
+}
