@@ -96,6 +96,11 @@ export class BodyBuffer {
   }
 }
 
+/** A reader over no bytes, for requests without a body. */
+export function emptyInput(): WsgiInput {
+  return new MemoryInput(EMPTY);
+}
+
 /** Shared positioning and line logic; subclasses supply byte access. */
 abstract class BaseInput implements WsgiInput {
   protected position = 0;

@@ -1,0 +1,263 @@
+// One channel per connection (Waitress's channel.py): feeds bytes to the parser,
+// queues complete requests, runs them one at a time so responses stay in request
+// order, sends 100 Continue, applies back-pressure in both directions, and closes
+// gracefully (end, then a short drain of what the client still sends).
+
+import type * as net from 'node:net';
+import type { ConnectionInfo } from './environ.js';
+import { RequestParser } from './parser.js';
+import type { ParsedRequest } from './request.js';
+import { writeErrorResponse, type TaskChannel, type TaskOutcome } from './task.js';
+
+/** What a channel needs from its server. */
+export interface ChannelHost {
+  readonly lookahead: number;
+  readonly highWatermark: number;
+  readonly ident: string | null;
+  readonly closing: boolean;
+  newParser(): RequestParser;
+  /** Run `request` when a task slot is free; `done` must be called when its response is written. */
+  dispatch(channel: Channel, request: ParsedRequest, done: (outcome: TaskOutcome) => void): void;
+  /** The channel's socket has closed for good. */
+  forget(channel: Channel): void;
+}
+
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+function uncork(channel: Channel): void {
+  channel.uncork();
+}
+/** After an error response, how long to keep reading (and discarding) before destroying the socket. */
+const LINGER_MS = 2000;
+
+export class Channel implements TaskChannel {
+  readonly socket: net.Socket;
+  readonly info: ConnectionInfo;
+  readonly #host: ChannelHost;
+  #parser: RequestParser | null = null;
+  /** Complete requests waiting for their turn, oldest first. */
+  readonly #queue: ParsedRequest[] = [];
+  #running = false;
+  /** The client sent EOF: answer what was received, then close. */
+  #readEnded = false;
+  /** No more requests will be served on this connection. */
+  #closeWhenDone = false;
+  #connected = true;
+  #continueSentFor: ParsedRequest | null = null;
+  /** Last time bytes moved in either direction (ms), for the idle sweep. */
+  lastActivity = Date.now();
+  /** When the request head now arriving began (ms), or 0: bounds slowloris heads. */
+  headStartedAt = 0;
+  #drainWaiters: (() => void)[] = [];
+  /** Inside the #runNext loop: tasks finishing synchronously must not recurse into it. */
+  #pumping = false;
+  #corked = false;
+
+  constructor(socket: net.Socket, info: Omit<ConnectionInfo, 'clientDisconnected'>, host: ChannelHost) {
+    this.socket = socket;
+    this.#host = host;
+    this.info = { ...info, clientDisconnected: () => !this.#connected };
+    socket.on('data', (chunk: Buffer) => this.#received(chunk));
+    socket.on('end', () => this.#onEnd());
+    socket.on('drain', () => this.#onDrain());
+    socket.on('close', () => this.#onClose());
+    socket.on('error', () => undefined); // 'close' follows; a reset client is not the server's error.
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** No request is running or waiting, and no partial request is arriving. */
+  get idle(): boolean {
+    return !this.#running && this.#queue.length === 0 && this.#parser === null;
+  }
+
+  /** A request is running or waiting (such channels are never timed out). */
+  get busy(): boolean {
+    return this.#running || this.#queue.length > 0;
+  }
+
+  write(data: string | Uint8Array): void {
+    if (!this.#connected) return;
+    if (!this.#corked) {
+      // Everything written in this tick (head, chunks, a pipelined batch) leaves in one writev.
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(uncork, this);
+    }
+    if (typeof data === 'string') this.socket.write(data, 'latin1');
+    else this.socket.write(data);
+  }
+
+  /** Called on the tick after the first write: flush the batch. */
+  uncork(): void {
+    this.#corked = false;
+    this.lastActivity = Date.now();
+    this.socket.uncork();
+  }
+
+  needsDrain(): boolean {
+    return this.socket.writableLength > this.#host.highWatermark;
+  }
+
+  drained(): Promise<void> {
+    if (!this.#connected || !this.needsDrain()) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #onDrain(): void {
+    this.lastActivity = Date.now();
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+    this.#updateReading();
+  }
+
+  #received(chunk: Buffer): void {
+    this.lastActivity = Date.now();
+    if (this.#closeWhenDone) return; // CVE-2024-49768: nothing read after a close decision is ever dispatched.
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.#parser === null) {
+        this.#parser = this.#host.newParser();
+        this.headStartedAt = this.lastActivity;
+      }
+      const parser = this.#parser;
+      offset += parser.received(offset === 0 ? chunk : chunk.subarray(offset));
+      if (parser.headersFinished) this.headStartedAt = 0;
+      if (!parser.completed) {
+        if (parser.headersFinished && parser.request.expectContinue) this.#maybeSendContinue();
+        break;
+      }
+      this.#parser = null;
+      const request = parser.request;
+      this.#queue.push(request);
+      if (request.error) {
+        // Everything after a malformed request is untrustworthy: stop parsing it.
+        this.#closeWhenDone = true;
+        break;
+      }
+    }
+    this.#updateReading();
+    this.#runNext();
+  }
+
+  /** RFC 9110 section 10.1.1: ask for the body only when this request is next in line. */
+  #maybeSendContinue(): void {
+    const request = this.#parser?.request;
+    if (!request || this.#continueSentFor === request || this.#running || this.#queue.length > 0) return;
+    this.#continueSentFor = request;
+    this.write(CONTINUE);
+  }
+
+  /** Run queued requests one at a time; a loop, so a long synchronous pipeline cannot overflow the stack. */
+  #runNext(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (!this.#running && this.#connected) {
+        const request = this.#queue.shift();
+        if (request === undefined) {
+          if (this.#readEnded || this.#closeWhenDone || this.#host.closing) this.close();
+          else if (this.#parser?.headersFinished && this.#parser.request.expectContinue) this.#maybeSendContinue();
+          return;
+        }
+        this.#running = true;
+        if (request.error) {
+          this.#closeWhenDone = true;
+          writeErrorResponse(this, request.error, request.version, this.#host.ident);
+          this.#taskDone(request, { keepAlive: false });
+        } else {
+          this.#host.dispatch(this, request, (outcome) => this.#taskDone(request, outcome));
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #taskDone(request: ParsedRequest, outcome: TaskOutcome): void {
+    request.close();
+    this.#running = false;
+    if (!outcome.keepAlive) {
+      this.#closeWhenDone = true;
+      this.#discardQueue();
+      this.close();
+      return;
+    }
+    this.#updateReading();
+    this.#runNext();
+  }
+
+  /** Stop reading while requests wait beyond the lookahead or responses are backed up. */
+  #updateReading(): void {
+    if (!this.#connected) return;
+    const waiting = this.#queue.length + (this.#running ? 1 : 0);
+    const hold = this.#closeWhenDone || waiting > this.#host.lookahead || this.socket.writableNeedDrain;
+    if (hold) {
+      if (!this.socket.isPaused()) this.socket.pause();
+    } else if (this.socket.isPaused()) {
+      this.socket.resume();
+    }
+  }
+
+  #onEnd(): void {
+    // Q31 fixed: a half-close means "no more requests", not "gone": pending responses are still sent.
+    this.#readEnded = true;
+    if (this.#parser !== null) {
+      this.#parser.request.close(); // a partial request is dropped without a response
+      this.#parser = null;
+    }
+    if (!this.#running && this.#queue.length === 0) this.close();
+  }
+
+  #discardQueue(): void {
+    for (const request of this.#queue.splice(0)) request.close();
+    if (this.#parser !== null) {
+      this.#parser.request.close();
+      this.#parser = null;
+    }
+  }
+
+  /**
+   * Finish the connection: flush what is queued, send FIN, and keep reading (and
+   * discarding) briefly so unread client bytes do not turn our close into an RST
+   * that would destroy the response in flight (Q17 fixed).
+   */
+  close(): void {
+    if (!this.#connected) return;
+    this.#closeWhenDone = true;
+    this.#discardQueue();
+    const socket = this.socket;
+    if (socket.writableEnded) return;
+    socket.end();
+    if (this.#readEnded) return; // the client already closed its side: 'close' follows the flush
+    socket.removeAllListeners('data');
+    socket.on('data', () => undefined);
+    socket.resume();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  }
+
+  /** Close at once without a graceful end (idle timeout, server shutdown of idle channels). */
+  destroy(): void {
+    this.#discardQueue();
+    this.socket.destroy();
+  }
+
+  /** The server is shutting down: close now if idle, else after the response in flight. */
+  shutdown(): void {
+    if (this.idle) this.close();
+    else this.#closeWhenDone = true;
+  }
+
+  #onClose(): void {
+    if (!this.#connected) return;
+    this.#connected = false;
+    this.#discardQueue();
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+    this.#host.forget(this);
+  }
+}

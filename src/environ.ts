@@ -1,0 +1,75 @@
+// Builds the raw environ for one request (PEP 3333 keys, Waitress's values).
+// The adjustment pipeline (pipeline.ts) then applies proxy headers, url_prefix
+// and hop-by-hop stripping before the app sees it.
+
+import { emptyInput } from './buffers.js';
+import { fileWrapper } from './file-wrapper.js';
+import type { ParsedRequest } from './request.js';
+import type { Environ, ErrorStream } from './types.js';
+
+/** What the environ needs to know about the connection a request came on. */
+export interface ConnectionInfo {
+  remoteAddr: string;
+  remotePort: string;
+  /** The accepting listener's port, or the socket path for a unix socket. */
+  serverPort: string;
+  /** Returns true once the client is known to be gone (environ['garcon.client_disconnected']). */
+  clientDisconnected: () => boolean;
+}
+
+/** The per-server values that end up in every environ. */
+export interface EnvironSettings {
+  serverName: string;
+  urlScheme: string;
+  ident: string | null;
+  /** True when the server runs several worker processes (wsgi.multiprocess). */
+  multiprocess: boolean;
+}
+
+const WSGI_VERSION: [number, number] = [1, 0];
+
+/** wsgi.errors: the process's stderr, as PEP 3333 asks for a text stream. */
+const errorStream: ErrorStream = {
+  write: (text: string) => process.stderr.write(text),
+  flush: () => undefined,
+};
+
+/** Collapse leading slashes to one, as Waitress does (`///a` -> `/a`, `//x//y` -> `/x//y`). */
+export function collapseLeadingSlashes(path: string): string {
+  if (path.charCodeAt(0) !== 0x2f || path.charCodeAt(1) !== 0x2f) return path;
+  let i = 1;
+  while (path.charCodeAt(i) === 0x2f) i++;
+  return path.slice(i - 1);
+}
+
+export function buildEnviron(request: ParsedRequest, conn: ConnectionInfo, settings: EnvironSettings): Environ {
+  const environ: Environ = {
+    REQUEST_METHOD: request.method,
+    SCRIPT_NAME: '',
+    PATH_INFO: collapseLeadingSlashes(request.path),
+    QUERY_STRING: request.query,
+    REQUEST_URI: request.target,
+    RAW_URI: request.target,
+    SERVER_NAME: settings.serverName,
+    SERVER_PORT: conn.serverPort,
+    SERVER_PROTOCOL: request.version === '1.1' ? 'HTTP/1.1' : 'HTTP/1.0',
+    SERVER_SOFTWARE: settings.ident ?? '',
+    REMOTE_ADDR: conn.remoteAddr,
+    REMOTE_HOST: conn.remoteAddr,
+    REMOTE_PORT: conn.remotePort,
+    'wsgi.version': WSGI_VERSION,
+    'wsgi.url_scheme': settings.urlScheme,
+    'wsgi.input': request.body ? request.body.input() : emptyInput(),
+    'wsgi.input_terminated': true,
+    'wsgi.errors': errorStream,
+    'wsgi.multithread': true,
+    'wsgi.multiprocess': settings.multiprocess,
+    'wsgi.run_once': false,
+    'wsgi.file_wrapper': fileWrapper,
+    'garcon.client_disconnected': conn.clientDisconnected,
+  };
+  // Header keys are all CONTENT_* or HTTP_*, so they can never shadow the keys above.
+  const headers = request.headers;
+  for (const key in headers) environ[key] = headers[key];
+  return environ;
+}

@@ -1,0 +1,35 @@
+// garcon's public surface: serve()/createServer(), the option table, the error
+// classes and the application types.
+
+export { serve, createServer, GarconServer } from './server.js';
+export { makeAdjustments, OPTIONS, type Adjustments, type ServeOptions, type OptionSpec } from './adjustments.js';
+export { FileWrapper } from './file-wrapper.js';
+export { createLogger, type LogLevel } from './logger.js';
+export {
+  HttpError,
+  BadRequest,
+  RequestEntityTooLarge,
+  RequestHeaderFieldsTooLarge,
+  InternalServerError,
+  NotImplemented,
+  HttpVersionNotSupported,
+  GarconError,
+  InvalidOptionError,
+  AppContractError,
+  ClientDisconnected,
+  AppResolutionError,
+  ConfigFileError,
+} from './errors.js';
+export type {
+  App,
+  AppIterable,
+  Chunk,
+  Environ,
+  ErrorStream,
+  FileLike,
+  Logger,
+  Middleware,
+  StartResponse,
+  WriteCallable,
+  WsgiInput,
+} from './types.js';

@@ -1,0 +1,129 @@
+// Validation of what the app passes to startResponse, and serialisation of the
+// response head. The app never controls framing: hop-by-hop headers are refused
+// (PEP 3333) and every byte is checked so no header can be split or injected.
+
+import { AppContractError } from './errors.js';
+
+/** Headers only the server may set (RFC 9110 section 7.6.1, PEP 3333). */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+]);
+
+/** RFC 9110 tchar lookup: ! # $ % & ' * + - . ^ _ ` | ~ DIGIT ALPHA. */
+const TCHAR = new Uint8Array(128);
+for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
+for (const ch of "!#$%&'*+-.^_`|~") TCHAR[ch.charCodeAt(0)] = 1;
+
+function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/** field-value bytes: HTAB, SP..~, obs-text; nothing above latin-1 (it could not be encoded). */
+function isFieldValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return false;
+  }
+  return true;
+}
+
+/** The headers an app passed, checked, with what the server needs to know about them. */
+export interface AppHead {
+  status: string;
+  /** Three-digit status code. */
+  code: number;
+  headers: [string, string][];
+  /** The app's Content-Length, or null. */
+  contentLength: number | null;
+  hasDate: boolean;
+  hasServer: boolean;
+}
+
+/** Check status and headers from startResponse; throws AppContractError (-> 500) on anything unsafe. */
+export function validateAppHead(status: unknown, headers: unknown): AppHead {
+  if (typeof status !== 'string') throw new AppContractError(`status ${String(status)} is not a string`);
+  // RFC 9112 section 4: status-code = 3DIGIT, then SP and a reason phrase of field-value bytes.
+  const c0 = status.charCodeAt(0), c1 = status.charCodeAt(1), c2 = status.charCodeAt(2);
+  const digits = c0 >= 0x31 && c0 <= 0x39 && c1 >= 0x30 && c1 <= 0x39 && c2 >= 0x30 && c2 <= 0x39;
+  if (!digits || (status.length > 3 && status.charCodeAt(3) !== 0x20) || !isFieldValue(status)) {
+    throw new AppContractError(`invalid status ${JSON.stringify(status)}: expected "NNN Reason" without control characters`);
+  }
+  if (!Array.isArray(headers)) throw new AppContractError('headers must be an array of [name, value] pairs');
+  let contentLength: number | null = null;
+  let hasDate = false;
+  let hasServer = false;
+  for (const pair of headers as unknown[]) {
+    if (!Array.isArray(pair) || pair.length !== 2) throw new AppContractError('each header must be a [name, value] pair');
+    const [name, value] = pair as [unknown, unknown];
+    if (typeof name !== 'string' || typeof value !== 'string') {
+      throw new AppContractError(`header name and value must be strings: ${JSON.stringify(pair)}`);
+    }
+    if (!isToken(name)) throw new AppContractError(`invalid header name ${JSON.stringify(name)}`);
+    if (!isFieldValue(value)) throw new AppContractError(`invalid character in the value of header ${name}`);
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) {
+      throw new AppContractError(`${name} is a "hop-by-hop" header; it cannot be used by a WSGI application (see PEP 3333)`);
+    }
+    if (lower === 'content-length') {
+      // Q23 fixed: digits only, never the lenient parses (+5, -1, 5_0).
+      const v = value.trim();
+      if (!/^\d{1,15}$/.test(v) || contentLength !== null) {
+        throw new AppContractError(`invalid Content-Length ${JSON.stringify(value)}`);
+      }
+      contentLength = Number(v);
+    } else if (lower === 'date') {
+      hasDate = true;
+    } else if (lower === 'server') {
+      hasServer = true;
+    }
+  }
+  return { status, code: (c0 - 0x30) * 100 + (c1 - 0x30) * 10 + (c2 - 0x30), headers: headers as [string, string][], contentLength, hasDate, hasServer };
+}
+
+/** 1xx, 204 and 304 responses never have a body (RFC 9110 sections 15.2, 15.3.5, 15.4.5). */
+export function statusAllowsBody(code: number): boolean {
+  return code >= 200 && code !== 204 && code !== 304;
+}
+
+/** What the server adds to the app's headers. */
+export interface Framing {
+  version: '1.0' | '1.1';
+  contentLength: number | null;
+  /** Send Content-Length (false for 1xx/204/304, where it is dropped). */
+  sendContentLength: boolean;
+  chunked: boolean;
+  /** 'close', 'keep-alive' (HTTP/1.0 persistence) or null (no header). */
+  connection: 'close' | 'keep-alive' | null;
+  date: string;
+  ident: string | null;
+}
+
+/** Serialise the head in one string (latin-1), app headers in the app's order. */
+export function serializeHead(app: AppHead, framing: Framing): string {
+  let head = `HTTP/${framing.version} ${app.status.length === 3 ? app.status + ' ' : app.status}\r\n`;
+  const dropLength = !framing.sendContentLength;
+  for (const [name, value] of app.headers) {
+    if (dropLength && name.length === 14 && name.toLowerCase() === 'content-length') continue;
+    head += `${name}: ${value}\r\n`;
+  }
+  if (framing.sendContentLength && app.contentLength === null && framing.contentLength !== null) {
+    head += `Content-Length: ${framing.contentLength}\r\n`;
+  }
+  if (framing.chunked) head += 'Transfer-Encoding: chunked\r\n';
+  if (framing.connection === 'close') head += 'Connection: close\r\n';
+  else if (framing.connection === 'keep-alive') head += 'Connection: keep-alive\r\n';
+  if (!app.hasDate) head += `Date: ${framing.date}\r\n`;
+  if (!app.hasServer) {
+    if (framing.ident) head += `Server: ${framing.ident}\r\n`;
+  } else {
+    head += `Via: ${framing.ident || 'garcon'}\r\n`;
+  }
+  return head + '\r\n';
+}

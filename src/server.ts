@@ -1,0 +1,356 @@
+// The server: listeners (TCP, unix socket, already-open sockets), the channel
+// registry with the connection limit, the idle sweep, the task gate (`threads`),
+// the adjustment pipeline in front of the app, and a graceful close().
+
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { formatServingUrl, makeAdjustments, resolveListen, type Adjustments, type ServeOptions } from './adjustments.js';
+import { Channel, type ChannelHost } from './channel.js';
+import { buildEnviron, type EnvironSettings } from './environ.js';
+import { HttpError, InvalidOptionError } from './errors.js';
+import { RequestParser, type ParserLimits } from './parser.js';
+import { buildPipeline, type Adjuster } from './pipeline.js';
+import type { ParsedRequest } from './request.js';
+import { Task, type TaskOutcome, type TaskSettings } from './task.js';
+import type { App, Logger } from './types.js';
+
+/** One listening socket and what the environ says about it. */
+interface Listener {
+  server: net.Server;
+  /** SERVER_PORT for its connections: the port, or the socket path for a unix socket. */
+  serverPort: string;
+  /** Its peers are on a unix socket. */
+  unix: boolean;
+  /** The socket file we created (and remove on close); null for TCP and adopted sockets. */
+  ownedPath: string | null;
+}
+
+export class GarconServer implements ChannelHost {
+  readonly adjustments: Adjustments;
+  readonly logger: Logger;
+  readonly #app: App;
+  readonly #adjust: Adjuster;
+  readonly #parserLimits: ParserLimits;
+  readonly #environSettings: EnvironSettings;
+  readonly #taskSettings: TaskSettings;
+  readonly #listeners: Listener[] = [];
+  readonly #channels = new Set<Channel>();
+  /** Accepted sockets held unread while the connection limit is reached (the excess waits). */
+  readonly #parked: { socket: net.Socket; listener: Listener }[] = [];
+  /** Tasks waiting for a free slot (threads), oldest first. */
+  readonly #waiting: (() => void)[] = [];
+  #active = 0;
+  #draining = false;
+  #atLimit = false;
+  #sweep: NodeJS.Timeout | null = null;
+  #closing: Promise<void> | null = null;
+  #closed: (() => void) | null = null;
+
+  constructor(app: App, options: ServeOptions | Record<string, unknown> = {}) {
+    if (typeof app !== 'function') {
+      throw new InvalidOptionError('app', `The application must be a function (environ, startResponse), got ${app === null ? 'null' : typeof app}`);
+    }
+    const adj = makeAdjustments(options as Record<string, unknown>);
+    this.adjustments = adj;
+    this.logger = adj.logger;
+    this.#app = app;
+    this.#adjust = buildPipeline(adj);
+    this.#parserLimits = {
+      maxRequestHeaderSize: adj.maxRequestHeaderSize,
+      maxRequestBodySize: adj.maxRequestBodySize,
+      inbufOverflow: adj.inbufOverflow,
+    };
+    this.#environSettings = { serverName: adj.serverName, urlScheme: adj.urlScheme, ident: adj.ident, multiprocess: adj.workers > 1 };
+    this.#taskSettings = {
+      ident: adj.ident,
+      exposeTracebacks: adj.exposeTracebacks,
+      logger: adj.logger,
+      onResponse: null,
+    };
+  }
+
+  // ChannelHost ---------------------------------------------------------------
+
+  get lookahead(): number {
+    return this.adjustments.channelRequestLookahead;
+  }
+
+  get highWatermark(): number {
+    return this.adjustments.outbufHighWatermark;
+  }
+
+  get ident(): string | null {
+    return this.adjustments.ident;
+  }
+
+  get closing(): boolean {
+    return this.#closing !== null;
+  }
+
+  newParser(): RequestParser {
+    return new RequestParser(this.#parserLimits);
+  }
+
+  dispatch(channel: Channel, request: ParsedRequest, done: (outcome: TaskOutcome) => void): void {
+    const job = () => this.#runTask(channel, request, (outcome) => {
+      this.#active--;
+      done(outcome);
+      this.#startWaiting();
+    });
+    if (this.#active < this.adjustments.threads) {
+      this.#active++;
+      job();
+      return;
+    }
+    this.#waiting.push(job);
+    this.logger.warn(`Task queue depth is ${this.#waiting.length}`);
+  }
+
+  forget(channel: Channel): void {
+    this.#channels.delete(channel);
+    this.#admitParked();
+    if (this.#closed && this.#channels.size === 0) this.#closed();
+  }
+
+  // Listening -------------------------------------------------------------------
+
+  /** The bound addresses, one per listener, as net.Server.address() gives them. */
+  get addresses(): (net.AddressInfo | string)[] {
+    const out: (net.AddressInfo | string)[] = [];
+    for (const { server } of this.#listeners) {
+      const address = server.address();
+      if (address !== null) out.push(address);
+    }
+    return out;
+  }
+
+  /** Bind every listener. Rejects (and closes what was bound) if any fails. */
+  async listen(): Promise<this> {
+    if (this.#listeners.length > 0) return this;
+    const adj = this.adjustments;
+    try {
+      if (adj.sockets.length > 0) {
+        for (const handle of adj.sockets) await this.#listenOn(handle, null);
+      } else if (adj.unixSocket !== null) {
+        await this.#listenUnix(adj.unixSocket, adj.unixSocketPerms);
+      } else {
+        for (const target of await resolveListen(adj)) {
+          await this.#listenOn({ host: target.host, port: target.port, backlog: adj.backlog, ipv6Only: target.family === 6 }, null);
+        }
+      }
+    } catch (err) {
+      await this.#closeListeners();
+      throw err;
+    }
+    this.#sweep = setInterval(() => this.#sweepIdle(), adj.cleanupInterval * 1000);
+    this.#sweep.unref();
+    return this;
+  }
+
+  async #listenUnix(path: string, perms: number): Promise<void> {
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.lstatSync(path);
+    } catch {
+      // nothing there: the usual case
+    }
+    if (stat !== null) {
+      // A stale socket from a previous run is replaced; anything else is the user's file.
+      if (!stat.isSocket()) throw new InvalidOptionError('unixSocket', `unixSocket "${path}" exists and is not a socket; refusing to replace it`);
+      fs.unlinkSync(path);
+    }
+    await this.#listenOn({ path, backlog: this.adjustments.backlog }, path);
+    fs.chmodSync(path, perms);
+  }
+
+  #listenOn(how: net.ListenOptions | net.Server | net.Socket | { fd: number }, unixPath: string | null): Promise<void> {
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+    return new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      const onListening = () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.logger.error('server accept() threw an exception', err));
+        const address = server.address();
+        const listener: Listener = {
+          server,
+          serverPort: typeof address === 'string' ? address : String(address?.port ?? ''),
+          unix: typeof address === 'string',
+          ownedPath: unixPath,
+        };
+        server.on('connection', (socket) => this.#accept(socket, listener));
+        this.#listeners.push(listener);
+        resolve();
+      };
+      if (how instanceof net.Server || how instanceof net.Socket || 'fd' in how) {
+        // Socket activation: the handle is already bound; listen() adopts it.
+        server.listen(how as net.Server, onListening);
+      } else {
+        server.listen(how, onListening);
+      }
+    });
+  }
+
+  // Connections -------------------------------------------------------------------
+
+  #accept(socket: net.Socket, listener: Listener): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    if (this.#channels.size >= this.adjustments.connectionLimit) {
+      this.#park(socket, listener);
+      return;
+    }
+    this.#open(socket, listener);
+  }
+
+  #open(socket: net.Socket, listener: Listener): void {
+    const unix = listener.unix;
+    const channel = new Channel(socket, {
+      // Contract decision 14: unix-socket peers are 'localhost' (what trustedProxy is matched against).
+      remoteAddr: unix ? 'localhost' : (socket.remoteAddress ?? ''),
+      remotePort: unix ? '' : String(socket.remotePort ?? ''),
+      serverPort: listener.serverPort,
+    }, this);
+    this.#channels.add(channel);
+    // A socket reset before we saw it has no address and may already be closed (CVE-2024-49769).
+    if (socket.destroyed) channel.destroy();
+  }
+
+  /**
+   * Node cannot leave connections in the kernel backlog the way Waitress does, so
+   * the excess is accepted and held unread, oldest first, until a slot frees; past
+   * `backlog` held sockets a new one is refused (closed) to bound file descriptors.
+   */
+  #park(socket: net.Socket, listener: Listener): void {
+    if (!this.#atLimit) {
+      this.#atLimit = true;
+      this.logger.warn('total open connections reached the connection limit, no longer accepting new connections');
+    }
+    if (this.#parked.length >= this.adjustments.backlog) {
+      socket.destroy();
+      return;
+    }
+    socket.pause();
+    socket.on('error', () => undefined);
+    const entry = { socket, listener };
+    socket.once('close', () => {
+      const i = this.#parked.indexOf(entry);
+      if (i !== -1) this.#parked.splice(i, 1);
+    });
+    this.#parked.push(entry);
+  }
+
+  #admitParked(): void {
+    while (this.#parked.length > 0 && this.#channels.size < this.adjustments.connectionLimit && !this.#closing) {
+      const { socket, listener } = this.#parked.shift()!;
+      socket.removeAllListeners('close');
+      socket.removeAllListeners('error');
+      socket.resume();
+      this.#open(socket, listener);
+    }
+    if (this.#atLimit && this.#channels.size < this.adjustments.connectionLimit) {
+      this.#atLimit = false;
+      this.logger.info('total open connections dropped below the connection limit, listening again');
+    }
+  }
+
+  /** Close channels silent for channelTimeout, and heads that take longer than that (slowloris). */
+  #sweepIdle(): void {
+    const now = Date.now();
+    const limit = this.adjustments.channelTimeout * 1000;
+    for (const channel of this.#channels) {
+      const slowHead = channel.headStartedAt !== 0 && now - channel.headStartedAt > limit;
+      if (slowHead || (!channel.busy && now - channel.lastActivity > limit)) channel.destroy();
+    }
+  }
+
+  // Tasks -------------------------------------------------------------------------
+
+  #runTask(channel: Channel, request: ParsedRequest, done: (outcome: TaskOutcome) => void): void {
+    if (this.#closing) request.forceClose = true; // shutting down: answer, then close
+    const task = new Task(request, channel, this.#taskSettings, done);
+    const environ = buildEnviron(request, channel.info, this.#environSettings);
+    try {
+      this.#adjust(environ);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      task.refuse(environ, err);
+      return;
+    }
+    task.run(this.#app, environ);
+  }
+
+  /** Start waiting tasks as slots free up; a loop, not recursion, so long queues cannot blow the stack. */
+  #startWaiting(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      while (this.#waiting.length > 0 && this.#active < this.adjustments.threads) {
+        this.#active++;
+        this.#waiting.shift()!();
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  // Shutdown ------------------------------------------------------------------------
+
+  /**
+   * Graceful close: stop accepting, let requests in flight finish (at most
+   * shutdownTimeout seconds, then their connections are cut), close idle
+   * keep-alive connections, remove the unix socket file. Resolves when every
+   * socket is closed.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = (async () => {
+      if (this.#sweep) clearInterval(this.#sweep);
+      const allClosed = new Promise<void>((resolve) => {
+        this.#closed = resolve;
+      });
+      const listenersClosed = this.#closeListeners();
+      for (const { socket } of this.#parked.splice(0)) socket.destroy();
+      for (const channel of this.#channels) channel.shutdown();
+      if (this.#channels.size === 0) this.#closed!();
+      const cutoff = setTimeout(() => {
+        for (const channel of this.#channels) channel.destroy();
+      }, this.adjustments.shutdownTimeout * 1000);
+      cutoff.unref();
+      await Promise.all([allClosed, listenersClosed]);
+      clearTimeout(cutoff);
+    })();
+    return this.#closing;
+  }
+
+  async #closeListeners(): Promise<void> {
+    const listeners = this.#listeners.splice(0);
+    await Promise.all(listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    for (const { ownedPath } of listeners) {
+      if (ownedPath === null) continue;
+      try {
+        if (fs.lstatSync(ownedPath).isSocket()) fs.unlinkSync(ownedPath);
+      } catch {
+        // already gone (Node may unlink it itself)
+      }
+    }
+  }
+}
+
+/** Create a server (options validated now, nothing bound until listen()). */
+export function createServer(app: App, options: ServeOptions | Record<string, unknown> = {}): GarconServer {
+  return new GarconServer(app, options);
+}
+
+/**
+ * Create a server, bind it, and print one `Serving on http://HOST:PORT` line per listener.
+ * @example
+ * const server = await serve(app, { listen: '127.0.0.1:8080' });
+ * await server.close();
+ */
+export async function serve(app: App, options: ServeOptions | Record<string, unknown> = {}): Promise<GarconServer> {
+  const server = await new GarconServer(app, options).listen();
+  for (const address of server.addresses) process.stdout.write(`Serving on ${formatServingUrl(address)}\n`);
+  return server;
+}

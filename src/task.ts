@@ -1,0 +1,363 @@
+// One request's run: call the app, validate what it says, frame and write the
+// response (Content-Length, chunked or close-delimited), honour back-pressure,
+// and turn failures into a 500 or a closed connection (Waitress's task.py).
+//
+// Synchronous apps run without a single Promise: the task only goes async when
+// the app returns a Promise or an AsyncIterable, or the socket needs to drain.
+
+import * as fs from 'node:fs';
+import { AppContractError, ClientDisconnected, HttpError, InternalServerError } from './errors.js';
+import { FileWrapper } from './file-wrapper.js';
+import { httpDate } from './http-date.js';
+import type { ParsedRequest } from './request.js';
+import { serializeHead, statusAllowsBody, validateAppHead, type AppHead } from './response-head.js';
+import type { App, AppIterable, Chunk, Environ, Logger, StartResponse, WriteCallable } from './types.js';
+
+/** What a task needs from its connection. */
+export interface TaskChannel {
+  readonly connected: boolean;
+  /** Queue bytes on the socket (strings are latin-1). */
+  write(data: string | Uint8Array): void;
+  /** More than outbufHighWatermark bytes wait to be sent. */
+  needsDrain(): boolean;
+  /** Resolves when the socket drains or closes. */
+  drained(): Promise<void>;
+}
+
+/** Per-server settings a task reads. */
+export interface TaskSettings {
+  ident: string | null;
+  exposeTracebacks: boolean;
+  logger: Logger;
+  /** Called once per finished response (access log), or null. */
+  onResponse: ((environ: Environ, status: string, bytesSent: number, startTime: bigint) => void) | null;
+}
+
+/** How a task ended, for the channel. */
+export interface TaskOutcome {
+  /** The connection may carry another request. */
+  keepAlive: boolean;
+}
+
+type Done = (outcome: TaskOutcome) => void;
+
+const FILE_BLOCK = 65536;
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** Write an error page for `error` (parser errors, 500s): always closes. */
+export function writeErrorResponse(channel: TaskChannel, error: HttpError, version: '1.0' | '1.1', ident: string | null): void {
+  const body = Buffer.from(error.body(ident), 'utf8');
+  let head = `HTTP/${version} ${error.status} ${error.reason}\r\nConnection: close\r\nContent-Length: ${body.length}\r\n` +
+    `Content-Type: text/plain; charset=utf-8\r\nDate: ${httpDate()}\r\n`;
+  if (ident) head += `Server: ${ident}\r\n`;
+  channel.write(head + '\r\n');
+  channel.write(body);
+}
+
+export class Task {
+  readonly #request: ParsedRequest;
+  readonly #channel: TaskChannel;
+  readonly #settings: TaskSettings;
+  readonly #done: Done;
+  readonly #startTime = process.hrtime.bigint();
+  #environ: Environ | null = null;
+  #head: AppHead | null = null;
+  #headSent = false;
+  /** Body bytes the app produced so far (before truncation). */
+  #written = 0;
+  /** Body bytes put on the wire. */
+  #bytesSent = 0;
+  #length: number | null = null;
+  #chunked = false;
+  #keepAlive = false;
+  #noBody = false;
+  #warnedExcess = false;
+  #finished = false;
+
+  constructor(request: ParsedRequest, channel: TaskChannel, settings: TaskSettings, done: Done) {
+    this.#request = request;
+    this.#channel = channel;
+    this.#settings = settings;
+    this.#done = done;
+  }
+
+  /** Run the app on an environ the pipeline has already adjusted. */
+  run(app: App, environ: Environ): void {
+    this.#environ = environ;
+    let result: AppIterable | Promise<AppIterable>;
+    try {
+      result = app(environ, this.#startResponse);
+    } catch (err) {
+      this.#fail(err, undefined);
+      return;
+    }
+    if (isPromiseLike(result)) {
+      result.then((it) => this.#consume(it), (err: unknown) => this.#fail(err, undefined));
+    } else {
+      this.#consume(result);
+    }
+  }
+
+  /** Answer with an error page instead of running the app (e.g. a malformed proxy header). */
+  refuse(environ: Environ, error: HttpError): void {
+    this.#environ = environ;
+    this.#respondWithError(error);
+  }
+
+  #startResponse: StartResponse = (status, headers, excInfo) => {
+    if (this.#head !== null && excInfo === undefined) {
+      throw new AppContractError('start_response called a second time without providing exc_info.');
+    }
+    if (excInfo !== undefined && this.#headSent) throw excInfo; // PEP 3333: too late to change the head.
+    this.#head = validateAppHead(status, headers);
+    return this.#write;
+  };
+
+  #write: WriteCallable = (chunk: Chunk) => {
+    if (!(chunk instanceof Uint8Array)) throw new AppContractError(`write() takes bytes (a Uint8Array), got ${typeof chunk}`);
+    this.#writeBody(chunk);
+  };
+
+  #consume(iterable: AppIterable): void {
+    if (iterable instanceof FileWrapper && this.#head !== null && iterable.seekable()) {
+      this.#sendFile(iterable).then(undefined, (err: unknown) => this.#fail(err, iterable));
+      return;
+    }
+    try {
+      if (Array.isArray(iterable)) {
+        this.#sendArray(iterable as Chunk[]);
+        this.#close(iterable);
+        this.#finish();
+        return;
+      }
+      if (iterable && typeof (iterable as Iterable<Chunk>)[Symbol.iterator] === 'function') {
+        this.#pumpSync((iterable as Iterable<Chunk>)[Symbol.iterator](), iterable);
+        return;
+      }
+      if (iterable && typeof (iterable as AsyncIterable<Chunk>)[Symbol.asyncIterator] === 'function') {
+        this.#pumpAsync(iterable as AsyncIterable<Chunk>).then(undefined, (err: unknown) => this.#fail(err, iterable));
+        return;
+      }
+      throw new AppContractError('the application must return an iterable of Uint8Array chunks');
+    } catch (err) {
+      this.#fail(err, iterable);
+    }
+  }
+
+  /** Contract decision 4: an Array's length is known, so it gets a Content-Length. */
+  #sendArray(chunks: Chunk[]): void {
+    let total = 0;
+    for (const chunk of chunks) {
+      if (!(chunk instanceof Uint8Array)) throw new AppContractError('the application returned a chunk that is not a Uint8Array');
+      total += chunk.length;
+    }
+    if (!this.#headSent && this.#head !== null && this.#head.contentLength === null) this.#sendHead(total);
+    for (const chunk of chunks) this.#writeBody(chunk);
+  }
+
+  /** Iterate a sync iterator; suspends (returns) while the socket drains. */
+  #pumpSync(it: Iterator<Chunk>, iterable: AppIterable): void {
+    try {
+      for (;;) {
+        if (this.#channel.needsDrain()) {
+          this.#channel.drained().then(() => this.#pumpSync(it, iterable));
+          return;
+        }
+        const step = it.next();
+        if (step.done) break;
+        this.#writeChunk(step.value);
+      }
+    } catch (err) {
+      this.#fail(err, iterable);
+      return;
+    }
+    this.#close(iterable);
+    this.#finish();
+  }
+
+  async #pumpAsync(iterable: AsyncIterable<Chunk>): Promise<void> {
+    for await (const chunk of iterable) {
+      this.#writeChunk(chunk);
+      if (this.#channel.needsDrain()) await this.#channel.drained();
+    }
+    // for-await calls return() only on early exit; PEP 3333 close() is ours to call.
+    this.#close(iterable as AppIterable);
+    this.#finish();
+  }
+
+  #writeChunk(chunk: unknown): void {
+    if (!(chunk instanceof Uint8Array)) throw new AppContractError('the application yielded a chunk that is not a Uint8Array');
+    this.#writeBody(chunk);
+  }
+
+  #writeBody(chunk: Chunk): void {
+    if (this.#head === null) throw new AppContractError('start_response was not called before body written');
+    if (chunk.length === 0) return;
+    if (!this.#channel.connected) throw new ClientDisconnected();
+    if (!this.#headSent) this.#sendHead(null);
+    this.#written += chunk.length;
+    if (this.#noBody) {
+      if (!this.#warnedExcess && this.#request.method !== 'HEAD') {
+        this.#warnedExcess = true;
+        this.#settings.logger.warn(`application-written content was ignored due to HTTP response that may not contain a message-body: (${this.#head.status})`);
+      }
+      return;
+    }
+    let data = chunk;
+    if (this.#length !== null) {
+      const room = this.#length - this.#bytesSent;
+      if (data.length > room) {
+        if (!this.#warnedExcess) {
+          this.#warnedExcess = true;
+          this.#settings.logger.warn(`application-written content exceeded the number of bytes specified by Content-Length header (${this.#length})`);
+        }
+        if (room <= 0) return;
+        data = data.subarray(0, room);
+      }
+    }
+    this.#bytesSent += data.length;
+    if (this.#chunked) {
+      this.#channel.write(`${data.length.toString(16).toUpperCase()}\r\n`);
+      this.#channel.write(data);
+      this.#channel.write('\r\n');
+    } else {
+      this.#channel.write(data);
+    }
+  }
+
+  /**
+   * Decide framing and persistence, then write the head. `knownLength` is the
+   * whole body's length when the server knows it (Array, file, empty body).
+   */
+  #sendHead(knownLength: number | null): void {
+    const head = this.#head!;
+    const request = this.#request;
+    const isHead = request.method === 'HEAD';
+    const bodyAllowed = statusAllowsBody(head.code);
+    const length = bodyAllowed ? head.contentLength ?? knownLength : null;
+    const v11 = request.version === '1.1';
+    // HTTP/1.1 frames an unknown length with chunks; HTTP/1.0 can only close (RFC 9112 section 6.3).
+    const chunked = v11 && bodyAllowed && !isHead && length === null;
+    const delimited = length !== null || chunked || !bodyAllowed || isHead;
+    const keepAlive = request.keepAlive && !request.forceClose && delimited;
+    this.#length = length;
+    this.#chunked = chunked;
+    this.#noBody = !bodyAllowed || isHead;
+    this.#keepAlive = keepAlive;
+    this.#headSent = true;
+    this.#channel.write(serializeHead(head, {
+      version: v11 ? '1.1' : '1.0',
+      contentLength: length,
+      sendContentLength: bodyAllowed,
+      chunked,
+      connection: keepAlive ? (v11 ? null : 'keep-alive') : 'close',
+      date: httpDate(),
+      ident: this.#settings.ident,
+    }));
+  }
+
+  /** Stream a seekable wrapped file: sized from the file, read straight from it (never through the app). */
+  async #sendFile(wrapper: FileWrapper): Promise<void> {
+    const head = this.#head!;
+    const available = wrapper.available();
+    // The app may promise less than the file holds (send that much) or more (the file wins: Waitress's fix-up).
+    if (head.contentLength !== null && head.contentLength > available) {
+      this.#head = { ...head, contentLength: null, headers: head.headers.filter(([n]) => n.toLowerCase() !== 'content-length') };
+    }
+    const total = this.#head!.contentLength ?? available;
+    this.#sendHead(total);
+    if (!this.#noBody) {
+      const fd = wrapper.fd;
+      let position = 0;
+      while (position < total) {
+        if (!this.#channel.connected) throw new ClientDisconnected();
+        const want = Math.min(FILE_BLOCK, total - position);
+        let block: Uint8Array;
+        if (fd !== null) {
+          const buf = Buffer.allocUnsafe(want);
+          const { bytesRead } = await new Promise<{ bytesRead: number }>((resolve, reject) =>
+            fs.read(fd, buf, 0, want, position, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead }))));
+          block = buf.subarray(0, bytesRead);
+        } else {
+          block = (wrapper.file as { read(n: number): Uint8Array }).read(want);
+        }
+        if (!block || block.length === 0) break;
+        this.#written += block.length;
+        this.#bytesSent += block.length;
+        position += block.length;
+        this.#channel.write(block);
+        if (this.#channel.needsDrain()) await this.#channel.drained();
+      }
+    }
+    this.#close(wrapper);
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    if (this.#head === null) {
+      this.#respondWithError(new InternalServerError('The application did not call start_response'));
+      return;
+    }
+    if (!this.#headSent) this.#sendHead(0);
+    if (this.#chunked) this.#channel.write('0\r\n\r\n');
+    let keepAlive = this.#keepAlive;
+    if (this.#length !== null && !this.#noBody && this.#bytesSent < this.#length) {
+      // The client would wait forever for the missing bytes: warn and close.
+      this.#settings.logger.warn(`application returned too few bytes (${this.#bytesSent}) for specified Content-Length (${this.#length}) via app_iter`);
+      keepAlive = false;
+    }
+    this.#end(this.#head.status, keepAlive);
+  }
+
+  #respondWithError(error: HttpError): void {
+    writeErrorResponse(this.#channel, error, this.#request.version, this.#settings.ident);
+    this.#end(`${error.status} ${error.reason}`, false);
+  }
+
+  #end(status: string, keepAlive: boolean): void {
+    this.#finished = true;
+    if (this.#settings.onResponse && this.#environ) {
+      this.#settings.onResponse(this.#environ, status, this.#bytesSent, this.#startTime);
+    }
+    this.#done({ keepAlive });
+  }
+
+  /** PEP 3333: close() on the iterable is always called; its own failure is only logged. */
+  #close(iterable: AppIterable | undefined): void {
+    if (iterable && typeof iterable.close === 'function') {
+      try {
+        iterable.close();
+      } catch (err) {
+        this.#settings.logger.error(`Exception while closing the application iterable for ${this.#path()}`, err);
+      }
+    }
+  }
+
+  #path(): string {
+    return this.#environ ? String(this.#environ.PATH_INFO) : this.#request.path;
+  }
+
+  #fail(err: unknown, iterable: AppIterable | undefined): void {
+    if (this.#finished) return;
+    this.#close(iterable);
+    if (err instanceof ClientDisconnected || !this.#channel.connected) {
+      this.#settings.logger.info(`Client disconnected while serving ${this.#path()}`);
+      this.#end(this.#head?.status ?? '500 Internal Server Error', false);
+      return;
+    }
+    this.#settings.logger.error(`Exception while serving ${this.#path()}`, err);
+    if (this.#headSent) {
+      // Too late for a 500: the only honest signal left is to close without finishing the body.
+      this.#end(this.#head!.status, false);
+      return;
+    }
+    const detail = this.#settings.exposeTracebacks && err instanceof Error
+      ? (err.stack ?? String(err))
+      : 'The server encountered an unexpected internal server error';
+    this.#respondWithError(new InternalServerError(detail));
+  }
+}
