@@ -1,0 +1,61 @@
+// The hop-by-hop stage: headers meant for the connection to garcon (or to the
+// proxy in front of it) are not part of the request the app should see
+// (RFC 9110 section 7.6.1). The engine has already acted on them (keep-alive,
+// framing), so removing them from the environ loses nothing.
+
+import type { Environ } from './types.js';
+
+/** RFC 9110 7.6.1 and RFC 9112 (Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*). */
+export const HOP_BY_HOP_KEYS: readonly string[] = [
+  'HTTP_CONNECTION',
+  'HTTP_KEEP_ALIVE',
+  'HTTP_PROXY_AUTHENTICATE',
+  'HTTP_PROXY_AUTHORIZATION',
+  'HTTP_TE',
+  'HTTP_TRAILER',
+  'HTTP_TRANSFER_ENCODING',
+  'HTTP_UPGRADE',
+];
+
+/**
+ * Header keys a Connection option may never remove. Host is the request's
+ * target authority (RFC 9112 section 3.2), not a connection option. Content-Length
+ * and Content-Type live under CONTENT_LENGTH / CONTENT_TYPE, which an option
+ * name maps to HTTP_CONTENT_* and therefore never reaches.
+ */
+const PROTECTED_KEYS: ReadonlySet<string> = new Set(['HTTP_HOST']);
+
+const COMMA = 0x2c;
+const SP = 0x20;
+const HTAB = 0x09;
+
+/** Remove the header named by one Connection option (bytes start..end of the field value). */
+function removeConnectionOption(environ: Environ, connection: string, start: number, end: number): void {
+  while (start < end && (connection.charCodeAt(start) === SP || connection.charCodeAt(start) === HTAB)) start++;
+  while (end > start && (connection.charCodeAt(end - 1) === SP || connection.charCodeAt(end - 1) === HTAB)) end--;
+  if (start === end) return;
+  const option = connection.slice(start, end);
+  // The engine drops header names containing '_' so that `X_Y` cannot pose as `X-Y`;
+  // an option spelled with '_' names no header the app can see.
+  if (option.includes('_')) return;
+  const key = `HTTP_${option.toUpperCase().replaceAll('-', '_')}`;
+  if (!PROTECTED_KEYS.has(key) && environ[key] !== undefined) delete environ[key];
+}
+
+/** Remove hop-by-hop headers and every header the Connection field lists from the environ. */
+export function stripHopByHopHeaders(environ: Environ): void {
+  const connection = environ.HTTP_CONNECTION;
+  if (typeof connection === 'string') {
+    // Connection = #connection-option (RFC 9110 section 7.6.1): a comma list of field names.
+    let start = 0;
+    for (let i = 0; i <= connection.length; i++) {
+      if (i === connection.length || connection.charCodeAt(i) === COMMA) {
+        removeConnectionOption(environ, connection, start, i);
+        start = i + 1;
+      }
+    }
+  }
+  for (const key of HOP_BY_HOP_KEYS) {
+    if (environ[key] !== undefined) delete environ[key];
+  }
+}

@@ -1,0 +1,378 @@
+// The trusted-proxy stage: when the peer is a trusted proxy, take the client
+// address, scheme, host and port it reports (X-Forwarded-* or RFC 7239
+// Forwarded) into the environ; proxy headers nobody vouches for are removed
+// (contract, decision 13). Waitress behaviour (spec section 6) with its fixes:
+// `[v6]:port` hops are split properly (Q21), the headers the app sees are cut
+// down to the trusted hops (Waitress 3.0.2), and `trustedProxy` may be a list,
+// in which case the chain is only followed through hops that are trusted.
+
+import { BadRequest, InvalidOptionError } from './errors.js';
+import type { Adjuster } from './pipeline.js';
+import { compileTrust, type TrustPredicate } from './trust.js';
+import type { Environ, Logger } from './types.js';
+
+/** The options of this stage, as they appear on `Adjustments`. */
+export interface ProxyHeaderOptions {
+  /** Who is trusted: '*', an address, a CIDR, a range name, 'unix', or a comma-separated list (see trust.ts). */
+  readonly trustedProxy: string | null;
+  /** How many proxies at most are chained in front of the server (Waitress `trusted_proxy_count`). */
+  readonly trustedProxyCount: number;
+  /** Lower-case names of the proxy headers the trusted proxy sets. */
+  readonly trustedProxyHeaders: ReadonlySet<string>;
+  readonly clearUntrustedProxyHeaders: boolean;
+  readonly logUntrustedProxyHeaders: boolean;
+  readonly logger: Logger;
+}
+
+interface ProxyHeader {
+  /** Lower-case name as listed in trustedProxyHeaders. */
+  readonly name: string;
+  readonly key: string;
+  /** Name as shown in log lines and error pages. */
+  readonly label: string;
+}
+
+const header = (label: string): ProxyHeader => ({
+  name: label.toLowerCase(),
+  key: `HTTP_${label.toUpperCase().replaceAll('-', '_')}`,
+  label,
+});
+
+const XFF = header('X-Forwarded-For');
+const XFH = header('X-Forwarded-Host');
+const XFPROTO = header('X-Forwarded-Proto');
+const XFPORT = header('X-Forwarded-Port');
+const XFBY = header('X-Forwarded-By');
+const FORWARDED = header('Forwarded');
+
+/** The six headers this stage knows; any other header is the app's business. */
+export const PROXY_HEADERS: readonly ProxyHeader[] = [XFF, XFH, XFPROTO, XFPORT, XFBY, FORWARDED];
+
+/** What the trusted hops said; '' where they said nothing. */
+interface ForwardedValues {
+  clientAddress: string;
+  host: string;
+  proto: string;
+  /** Label naming where `proto` came from, for the malformed-header message. */
+  protoLabel: string;
+  port: string;
+}
+
+/** A proxy header that cannot be interpreted; turned into a 400 by the adjuster. */
+class MalformedProxyHeader extends Error {
+  constructor(
+    readonly label: string,
+    readonly reason: string,
+    readonly value: string,
+  ) {
+    super(reason);
+  }
+}
+
+const SP = 0x20;
+const HTAB = 0x09;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+
+/** Strip SP/HTAB (RFC 9110 OWS) only: a wider strip once enabled request smuggling (spec 10, #14). */
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+function isOws(code: number): boolean {
+  return code === SP || code === HTAB;
+}
+
+/** qdtext, or the byte after a backslash in a quoted-pair (RFC 9110 section 5.6.4). */
+function isQuotedText(code: number, escaped: boolean): boolean {
+  if (code === HTAB || code === SP || (code >= 0x80 && code <= 0xff)) return true;
+  if (escaped) return code >= 0x21 && code <= 0x7e;
+  return code === 0x21 || (code >= 0x23 && code <= 0x5b) || (code >= 0x5d && code <= 0x7e);
+}
+
+/**
+ * A value quoted at both ends must be a whole quoted-string and is unescaped;
+ * a value quoted at neither end is used as is; anything else is malformed.
+ */
+export function unquote(value: string, label: string): string {
+  const last = value.length - 1;
+  const opens = value.charCodeAt(0) === DQUOTE;
+  const closes = last > 0 && value.charCodeAt(last) === DQUOTE;
+  if (!opens && !closes) return value;
+  const text = opens && closes ? readQuotedString(value) : null;
+  if (text === null) throw new MalformedProxyHeader(label, 'Invalid quoting in value', value);
+  return text;
+}
+
+/** The content of a quoted-string spanning all of `quoted`, or null when it is not one. */
+function readQuotedString(quoted: string): string | null {
+  const last = quoted.length - 1;
+  let text = '';
+  for (let i = 1; i < last; i++) {
+    let code = quoted.charCodeAt(i);
+    const escaped = code === BACKSLASH;
+    if (escaped) code = quoted.charCodeAt(++i);
+    // i === last: the backslash escaped the closing quote, so the string never ends.
+    if (i === last || !isQuotedText(code, escaped)) return null;
+    text += quoted[i];
+  }
+  return text;
+}
+
+/**
+ * Split a claimed hop (`1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`, `[2001:db8::1]:443`)
+ * into address and port. Fixes Waitress Q21, which double-bracketed `[v6]:port`.
+ * Addresses are not validated: `unknown` and `_hidden` (RFC 7239 section 6) pass.
+ */
+export function splitAddress(hop: string): { address: string; port: string } {
+  if (hop.charCodeAt(0) === LBRACKET) {
+    const close = hop.indexOf(']');
+    if (close !== -1) {
+      const address = hop.slice(1, close);
+      if (close === hop.length - 1) return { address, port: '' };
+      if (hop.charCodeAt(close + 1) === COLON) return { address, port: hop.slice(close + 2) };
+    }
+    return { address: hop, port: '' };
+  }
+  const colon = hop.indexOf(':');
+  // Two or more colons: a bare IPv6 address, which cannot carry a port.
+  if (colon === -1 || colon !== hop.lastIndexOf(':')) return { address: hop, port: '' };
+  return { address: hop.slice(0, colon), port: hop.slice(colon + 1) };
+}
+
+/** The last `count` comma-separated elements of a list header, OWS-trimmed. */
+function lastElements(value: string, count: number): string[] {
+  const elements = value.split(',');
+  return elements.slice(Math.max(0, elements.length - count)).map(trimOws);
+}
+
+/**
+ * How many of the right-most hops belong to the trusted chain. The right-most
+ * hop is what the (trusted) peer saw, so it is always taken; the walk goes one
+ * hop further left only while the hop just taken is itself a trusted proxy, and
+ * never beyond `maxHops` (trustedProxyCount). With '*' every hop is trusted and
+ * this is exactly Waitress's "N-th from the right"; with a list, a client that
+ * forges extra hops on the left stops the walk at its own, real address.
+ */
+function trustedDepth(addresses: readonly string[], trust: TrustPredicate, maxHops: number): number {
+  const limit = Math.min(maxHops, addresses.length);
+  let depth = 1;
+  while (depth < limit && trust(addresses[addresses.length - depth] ?? '')) depth++;
+  return depth;
+}
+
+/** One RFC 7239 forwarded-element, only the parameters garcon uses. */
+interface ForwardedElement {
+  for: string;
+  host: string;
+  proto: string;
+}
+
+/**
+ * Parse `for=...;proto=...;host=...` (RFC 7239 section 4: no whitespace around
+ * `=` or `;`). Names and values are lower-cased as Waitress does.
+ */
+function parseForwardedElement(element: string, logger: Logger): ForwardedElement {
+  const parsed: ForwardedElement = { for: '', host: '', proto: '' };
+  for (const rawPair of element.split(';')) {
+    const pair = rawPair.toLowerCase();
+    if (pair === '') continue;
+    const equals = pair.indexOf('=');
+    if (equals === -1) throw new MalformedProxyHeader('Forwarded', 'Invalid forwarded-pair missing "="', pair);
+    const token = pair.slice(0, equals);
+    const value = pair.slice(equals + 1);
+    if (trimOws(token) !== token) {
+      throw new MalformedProxyHeader('Forwarded', 'Token may not be surrounded by whitespace', pair);
+    }
+    if (trimOws(value) !== value) {
+      throw new MalformedProxyHeader('Forwarded', 'Value may not be surrounded by whitespace', pair);
+    }
+    if (token === 'for' || token === 'host' || token === 'proto') {
+      parsed[token] = unquote(value, 'Forwarded');
+    } else if (token === 'by') {
+      unquote(value, 'Forwarded'); // validated like the others, but nothing uses it
+    } else {
+      logger.warn(`Unknown Forwarded token: ${token}`);
+    }
+  }
+  return parsed;
+}
+
+/** Read RFC 7239 Forwarded, cut it to the trusted hops; the oldest trusted value of each field wins. */
+function readForwarded(environ: Environ, trust: TrustPredicate, maxHops: number, logger: Logger): ForwardedValues {
+  const values: ForwardedValues = { clientAddress: '', host: '', proto: '', protoLabel: 'Forwarded Proto=', port: '' };
+  const raw = environ[FORWARDED.key];
+  if (typeof raw !== 'string' || raw === '') return values;
+  const kept = lastElements(raw, maxHops);
+  const elements = kept.map((element) => parseForwardedElement(element, logger));
+  const depth = trustedDepth(
+    elements.map((element) => splitAddress(element.for).address),
+    trust,
+    maxHops,
+  );
+  environ[FORWARDED.key] = kept.slice(kept.length - depth).join(', ');
+  for (let i = elements.length - 1; i >= elements.length - depth; i--) {
+    const element = elements[i] as ForwardedElement;
+    if (element.for !== '') values.clientAddress = element.for;
+    if (element.host !== '') values.host = element.host;
+    if (element.proto !== '') values.proto = element.proto;
+  }
+  return values;
+}
+
+/** A single-valued X-Forwarded-Proto/-Port: a list there has no defined meaning. */
+function readSingleValue(environ: Environ, source: ProxyHeader): string {
+  const raw = environ[source.key];
+  if (typeof raw !== 'string') return '';
+  const value = unquote(trimOws(raw), source.label);
+  if (value.includes(',')) {
+    throw new MalformedProxyHeader(source.label, 'Unspecified behavior for multiple values found in header', value);
+  }
+  return value;
+}
+
+interface XForwardedPlan {
+  readonly forFor: boolean;
+  readonly forHost: boolean;
+  readonly forProto: boolean;
+  readonly forPort: boolean;
+}
+
+/** Read the trusted X-Forwarded-* headers, cutting the list ones to the trusted hops. */
+function readXForwarded(environ: Environ, plan: XForwardedPlan, trust: TrustPredicate, maxHops: number): ForwardedValues {
+  const values: ForwardedValues = { clientAddress: '', host: '', proto: '', protoLabel: XFPROTO.label, port: '' };
+  // X-Forwarded-Host follows the depth proven by X-Forwarded-For: each proxy appends to both.
+  let depth = maxHops;
+  const forwardedFor = plan.forFor ? environ[XFF.key] : undefined;
+  if (typeof forwardedFor === 'string') {
+    const hops = lastElements(forwardedFor, maxHops);
+    const addresses = hops.map((hop) => unquote(hop, XFF.label));
+    depth = trustedDepth(
+      addresses.map((hop) => splitAddress(hop).address),
+      trust,
+      maxHops,
+    );
+    values.clientAddress = addresses[addresses.length - depth] ?? '';
+    environ[XFF.key] = hops.slice(hops.length - depth).join(', ');
+  }
+  const forwardedHost = plan.forHost ? environ[XFH.key] : undefined;
+  if (typeof forwardedHost === 'string') {
+    const hops = lastElements(forwardedHost, depth);
+    values.host = unquote(hops[0] ?? '', XFH.label);
+    environ[XFH.key] = hops.join(', ');
+  }
+  if (plan.forProto) values.proto = readSingleValue(environ, XFPROTO);
+  if (plan.forPort) values.port = readSingleValue(environ, XFPORT);
+  return values;
+}
+
+/** Write what the trusted proxy reported into the environ (spec 6.5, in this order). */
+function applyForwardedValues(environ: Environ, values: ForwardedValues): void {
+  let port = values.port;
+  if (values.proto !== '') {
+    const scheme = values.proto.toLowerCase();
+    // The url_scheme step: a trusted proxy may only switch between the two schemes WSGI knows.
+    if (scheme !== 'http' && scheme !== 'https') {
+      throw new MalformedProxyHeader(values.protoLabel, 'Invalid scheme, expected http or https', values.proto);
+    }
+    environ['wsgi.url_scheme'] = scheme;
+    if (port === '') port = scheme === 'http' ? '80' : '443';
+  }
+  if (values.host !== '') {
+    const host = values.host;
+    const colon = host.lastIndexOf(':');
+    if (colon !== -1 && host.charCodeAt(host.length - 1) !== RBRACKET) {
+      // host:port -- the port named with the host wins over X-Forwarded-Port.
+      environ.SERVER_NAME = host.slice(0, colon);
+      environ.HTTP_HOST = host;
+      port = host.slice(colon + 1);
+    } else {
+      environ.SERVER_NAME = host;
+      environ.HTTP_HOST = host;
+      const scheme = environ['wsgi.url_scheme'];
+      // Keep the port in Host unless it is the default one of the scheme in use.
+      if (port !== '' && !((port === '80' && scheme === 'http') || (port === '443' && scheme === 'https'))) {
+        environ.HTTP_HOST = `${host}:${port}`;
+      }
+    }
+  }
+  if (port !== '') environ.SERVER_PORT = port;
+  if (values.clientAddress !== '') {
+    const { address, port: clientPort } = splitAddress(values.clientAddress);
+    environ.REMOTE_ADDR = address;
+    environ.REMOTE_HOST = address;
+    if (clientPort !== '') environ.REMOTE_PORT = clientPort;
+  }
+}
+
+function hasProxyHeader(environ: Environ): boolean {
+  for (const h of PROXY_HEADERS) if (environ[h.key] !== undefined) return true;
+  return false;
+}
+
+/**
+ * Build the trusted-proxy stage, or null when it has nothing to do (no
+ * `trustedProxy` and untrusted headers are kept), as in Waitress section 6.1.
+ * Throws InvalidOptionError for an unusable `trustedProxy` or `trustedProxyCount`.
+ */
+export function createProxyHeaderAdjuster(options: ProxyHeaderOptions): Adjuster | null {
+  const { trustedProxyHeaders: names, trustedProxyCount: maxHops, logger } = options;
+  if (!Number.isInteger(maxHops) || maxHops < 1) {
+    throw new InvalidOptionError('trustedProxyCount', `trustedProxyCount must be an integer >= 1, got ${maxHops}`);
+  }
+  if (options.trustedProxy === null && !options.clearUntrustedProxyHeaders) return null;
+  const trust = compileTrust(options.trustedProxy);
+  const useForwarded = names.has(FORWARDED.name);
+  // Trusting Forwarded distrusts every X-Forwarded-* header (Waitress's rule).
+  const plan: XForwardedPlan = {
+    forFor: !useForwarded && names.has(XFF.name),
+    forHost: !useForwarded && names.has(XFH.name),
+    forProto: !useForwarded && names.has(XFPROTO.name),
+    forPort: !useForwarded && names.has(XFPORT.name),
+  };
+  const untrustedFromTrustedPeer = useForwarded
+    ? PROXY_HEADERS.filter((h) => h !== FORWARDED)
+    : PROXY_HEADERS.filter((h) => h === FORWARDED || !names.has(h.name));
+
+  const removeUntrusted = (environ: Environ, untrusted: readonly ProxyHeader[]): void => {
+    if (!options.clearUntrustedProxyHeaders) return;
+    const removed: string[] = [];
+    for (const h of untrusted) {
+      if (environ[h.key] === undefined) continue;
+      delete environ[h.key];
+      removed.push(h.label);
+    }
+    if (removed.length > 0 && options.logUntrustedProxyHeaders) {
+      logger.warn(`Removed untrusted headers (${removed.join(', ')}). garcon recommends these be removed upstream.`);
+    }
+  };
+
+  return (environ) => {
+    // Most requests carry no proxy header at all: six lookups and done.
+    if (!hasProxyHeader(environ)) return;
+    if (!trust(environ.REMOTE_ADDR)) {
+      removeUntrusted(environ, PROXY_HEADERS);
+      return;
+    }
+    try {
+      const values = useForwarded
+        ? readForwarded(environ, trust, maxHops, logger)
+        : readXForwarded(environ, plan, trust, maxHops);
+      applyForwardedValues(environ, values);
+    } catch (err) {
+      if (!(err instanceof MalformedProxyHeader)) throw err;
+      logger.warn(
+        `Malformed proxy header "${err.label}" from "${environ.REMOTE_ADDR}": ${err.reason} value: ${err.value}`,
+      );
+      throw new BadRequest(`Header "${err.label}" malformed.`);
+    }
+    removeUntrusted(environ, untrustedFromTrustedPeer);
+  };
+}
