@@ -1,0 +1,165 @@
+// What the server does with what the app gives it: write(), wrong lengths,
+// exceptions at every point, excInfo, and headers the app may not set.
+
+import { expect } from 'chai';
+import { app as badLength } from '../../fixtures/bad-content-length.js';
+import { app as errorApp } from '../../fixtures/error.js';
+import { asyncStream, sleepy } from '../../fixtures/streaming.js';
+import { app as writeCallback } from '../../fixtures/write-callback.js';
+import { get, send, startServer, type Running } from '../helpers/http.js';
+
+describe('the write() callable', () => {
+  let srv: Running;
+  before(async () => {
+    srv = await startServer(writeCallback);
+  });
+  after(() => srv.close());
+
+  it('sends exactly Content-Length bytes and keeps the connection', async () => {
+    const ex = await send(srv.port, get('/') + get('/'), { responses: 2 });
+    expect(ex.responses.map((r) => r.body.toString())).to.deep.equal(['abcdefghi', 'abcdefghi']);
+  });
+
+  it('truncates a body longer than Content-Length, warns, and keeps the connection', async () => {
+    const ex = await send(srv.port, get('/long_body') + get('/'), { responses: 2 });
+    expect(ex.responses[0]!.body.toString()).to.equal('abcdefghi');
+    expect(ex.responses[1]!.body.toString()).to.equal('abcdefghi');
+    expect(srv.logger.messages('warn').join()).to.contain('exceeded the number of bytes specified by Content-Length header (9)');
+  });
+
+  it('closes after a body shorter than Content-Length', async () => {
+    const ex = await send(srv.port, get('/short_body') + get('/'));
+    // The body is incomplete, so the helper cannot parse a response: read the raw bytes.
+    expect(ex.raw.toString('latin1')).to.contain('\r\nContent-Length: 9\r\n');
+    expect(ex.raw.toString('latin1').endsWith('\r\n\r\nabcdefgh')).to.equal(true);
+    expect(ex.closed).to.equal(true);
+    expect(srv.logger.messages('warn').join()).to.contain('too few bytes (8) for specified Content-Length (9)');
+  });
+
+  it('HTTP/1.0 without Content-Length is close-delimited', async () => {
+    const ex = await send(srv.port, 'GET /no_content_length HTTP/1.0\r\n\r\n');
+    expect(ex.responses[0]!.headers).to.not.have.property('content-length');
+    expect(ex.responses[0]!.body.toString()).to.equal('abcdefghi');
+    expect(ex.closed).to.equal(true);
+  });
+});
+
+describe('app-declared Content-Length that is wrong', () => {
+  let srv: Running;
+  before(async () => {
+    srv = await startServer(badLength);
+  });
+  after(() => srv.close());
+
+  it('too short a body: the declared length is sent, then the connection closes', async () => {
+    const ex = await send(srv.port, get('/short_body', 'Connection: keep-alive\r\n'));
+    expect(ex.raw.toString('latin1')).to.contain('\r\nContent-Length: 10\r\n');
+    expect(ex.raw.toString('latin1').endsWith('\r\n\r\nabcdefghi')).to.equal(true);
+    expect(ex.closed).to.equal(true);
+  });
+
+  it('too long a body: cut to the declared length, connection kept', async () => {
+    const ex = await send(srv.port, get('/long_body') + get('/'), { responses: 2 });
+    expect(ex.responses[0]!.body.toString()).to.equal('abcdefgh');
+    expect(ex.responses[1]!.body.toString()).to.equal('abcdefghi');
+  });
+});
+
+describe('application errors', () => {
+  let srv: Running;
+  before(async () => {
+    srv = await startServer(errorApp);
+  });
+  after(() => srv.close());
+
+  for (const path of ['/before_start_response', '/after_start_response', '/async_reject', '/no_start_response']) {
+    it(`${path}: 500 page, Connection: close, then closed; the server keeps serving`, async () => {
+      const ex = await send(srv.port, get(path));
+      const res = ex.responses[0]!;
+      expect(res.statusLine).to.equal('HTTP/1.1 500 Internal Server Error');
+      expect(res.headers.connection).to.equal('close');
+      expect(res.headers['content-type']).to.equal('text/plain; charset=utf-8');
+      expect(res.body.toString()).to.match(/^Internal Server Error\r\n\r\n/);
+      expect(res.body.toString()).to.not.contain('boom');
+      expect(ex.closed).to.equal(true);
+      const again = await send(srv.port, get('/exc_info'), { responses: 1 });
+      expect(again.responses[0]!.status).to.equal(500);
+    });
+  }
+
+  it('logs the exception with its stack', async () => {
+    await send(srv.port, get('/before_start_response'));
+    const record = srv.logger.records.find((r) => r.message.startsWith('Exception while serving /before_start_response'));
+    expect(record?.args[1]).to.be.instanceOf(Error);
+  });
+
+  it('an error after the head went out closes the connection without finishing the body', async () => {
+    for (const path of ['/after_write_cb', '/in_generator']) {
+      const ex = await send(srv.port, get(path) + get('/'));
+      expect(ex.raw.toString('latin1')).to.match(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(ex.raw.toString('latin1')).to.not.contain('0\r\n\r\n');
+      expect(ex.closed).to.equal(true);
+    }
+  });
+
+  it('HTTP/1.0 keep-alive error responses carry only Connection: close (Q12 fixed)', async () => {
+    const ex = await send(srv.port, 'GET /before_start_response HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+    expect(ex.responses[0]!.statusLine).to.equal('HTTP/1.0 500 Internal Server Error');
+    expect(ex.responses[0]!.rawHeaders.filter(([n]) => n.toLowerCase() === 'connection')).to.deep.equal([['Connection', 'close']]);
+  });
+
+  it('excInfo before the head is sent replaces status and headers', async () => {
+    const ex = await send(srv.port, get('/exc_info'), { responses: 1 });
+    const res = ex.responses[0]!;
+    expect(res.statusLine).to.equal('HTTP/1.1 500 Oops');
+    expect(res.headers).to.have.property('x-after');
+    expect(res.headers).to.not.have.property('x-before');
+    expect(res.body.toString()).to.equal('oops');
+  });
+
+  const refused: [string, string][] = [
+    ['/hop_by_hop', 'hop-by-hop'],
+    ['/bad_header_value', 'invalid character in the value of header X-Split'],
+    ['/bad_status', 'invalid status'],
+  ];
+  for (const [path, logged] of refused) {
+    it(`${path}: the app's header never reaches the wire; 500 and a log line`, async () => {
+      const ex = await send(srv.port, get(path));
+      expect(ex.responses[0]!.status).to.equal(500);
+      expect(ex.raw.toString('latin1')).to.not.match(/Set-Cookie|never sent|Connection: close\r\nConnection/);
+      expect(srv.logger.records.some((r) => r.level === 'error' && String(r.args[1]).includes(logged))).to.equal(true);
+    });
+  }
+
+  it('a non-bytes chunk after start_response is a 500', async () => {
+    const ex = await send(srv.port, get('/string_chunk'));
+    expect(ex.responses[0]!.status).to.equal(500);
+  });
+
+  it('exposeTracebacks puts the stack (UTF-8) in the 500 body with an exact Content-Length', async () => {
+    const verbose = await startServer(errorApp, { exposeTracebacks: true });
+    try {
+      const ex = await send(verbose.port, get('/before_start_response'));
+      const res = ex.responses[0]!;
+      expect(res.body.toString('utf8')).to.contain('boom before start_response: €');
+      expect(Number(res.headers['content-length'])).to.equal(res.body.length);
+    } finally {
+      await verbose.close();
+    }
+  });
+});
+
+describe('async apps', () => {
+  it('a Promise-returning app and an async-iterable body are served', async () => {
+    const a = await startServer(sleepy);
+    const b = await startServer(asyncStream);
+    try {
+      const ex1 = await send(a.port, get('/x?ms=10'), { responses: 1 });
+      expect(ex1.responses[0]!.body.toString()).to.equal('slept /x');
+      const ex2 = await send(b.port, get('/') + get('/'), { responses: 2 });
+      expect(ex2.responses.map((r) => r.body.toString())).to.deep.equal(['part0;part1;part2;', 'part0;part1;part2;']);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
