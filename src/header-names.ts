@@ -1,0 +1,59 @@
+// Header field grammar shared by the head parser and the chunked trailer
+// decoder (RFC 9110 section 5.1 and 5.5): byte classes for tokens and field
+// values, and the mapping from a field name to its environ key.
+
+/** Bytes allowed in a token (RFC 9110 section 5.6.2), as a 256-entry lookup table. */
+export const TCHAR: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  const symbols = "!#$%&'*+-.^_`|~";
+  for (let b = 0x30; b <= 0x39; b++) table[b] = 1;
+  for (let b = 0x41; b <= 0x5a; b++) table[b] = 1;
+  for (let b = 0x61; b <= 0x7a; b++) table[b] = 1;
+  for (let i = 0; i < symbols.length; i++) table[symbols.charCodeAt(i)] = 1;
+  return table;
+})();
+
+export const SP = 0x20;
+export const HTAB = 0x09;
+
+/** SP or HTAB: optional whitespace (RFC 9110 section 5.6.3). */
+export function isOws(byte: number): boolean {
+  return byte === SP || byte === HTAB;
+}
+
+/**
+ * A byte that may appear in a field value: VCHAR, obs-text, SP and HTAB
+ * (RFC 9110 section 5.5). Every other control byte (NUL, CR, LF, VT, DEL...) is refused.
+ */
+export function isFieldValueByte(byte: number): boolean {
+  return byte >= 0x20 ? byte !== 0x7f : byte === HTAB;
+}
+
+/**
+ * Names are cached as sent, so an attacker could grow the cache with made-up
+ * names; past this many entries new names are still mapped, just not remembered.
+ */
+const MAX_CACHED_NAMES = 1024;
+const environKeys = new Map<string, string | null>();
+
+function computeEnvironKey(name: string): string | null {
+  // Names with '_' are dropped so that `X_Foo` can never pose as `X-Foo`
+  // (both map to HTTP_X_FOO) — Waitress's anti-spoofing rule.
+  if (name.includes('_')) return null;
+  const upper = name.toUpperCase().replaceAll('-', '_');
+  if (upper === 'CONTENT_TYPE' || upper === 'CONTENT_LENGTH') return upper;
+  return `HTTP_${upper}`;
+}
+
+/**
+ * The environ key for a field name (`Content-Type` -> `CONTENT_TYPE`,
+ * `X-Foo` -> `HTTP_X_FOO`), or null when the field must be dropped.
+ * `name` must consist of tchars, so upper-casing is ASCII-only.
+ */
+export function environKey(name: string): string | null {
+  const cached = environKeys.get(name);
+  if (cached !== undefined) return cached;
+  const key = computeEnvironKey(name);
+  if (environKeys.size < MAX_CACHED_NAMES) environKeys.set(name, key);
+  return key;
+}

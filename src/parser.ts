@@ -1,0 +1,422 @@
+// The request parser: turns the bytes of one request into a ParsedRequest
+// (RFC 9112). One parser per request; the channel feeds it reads until it is
+// `completed`, then starts a new parser on the bytes it did not consume
+// (pipelining). Refusals are recorded in `request.error`, never thrown.
+//
+// The head is found by searching for CRLF CRLF in each read (carrying the last
+// three bytes across reads), then validated in one linear pass over the bytes:
+// no regular expressions run on client data (CVE-2020-5236).
+
+import { BodyBuffer } from './buffers.js';
+import { ChunkedDecoder } from './chunked.js';
+import {
+  BadRequest,
+  HttpVersionNotSupported,
+  NotImplemented,
+  RequestEntityTooLarge,
+  RequestHeaderFieldsTooLarge,
+  type HttpError,
+} from './errors.js';
+import { TCHAR, environKey, isFieldValueByte, isOws } from './header-names.js';
+import { ParsedRequest } from './request.js';
+import { parseRequestTarget } from './request-target.js';
+
+export interface ParserLimits {
+  /** A head of this many bytes or more gets 431. */
+  maxRequestHeaderSize: number;
+  /** A body of this many bytes or more gets 413 (raw bytes for chunked bodies). */
+  maxRequestBodySize: number;
+  /** Body size at which it moves from memory to a temp file. */
+  inbufOverflow: number;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const COLON = 0x3a;
+const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
+const EMPTY = Buffer.alloc(0);
+/** Significant decimal digits that always fit exactly in a double. */
+const MAX_EXACT_DECIMAL_DIGITS = 15;
+
+const BARE_CR_OR_LF = 'Bare CR or LF found in HTTP message';
+const INVALID_HEADER = 'Invalid header';
+const START_LINE_INVALID = 'Start line is invalid';
+/** At most one of each of these (RFC 9112 section 3.2 for Host, RFC 9110 section 8.6 for Content-Length). */
+const SINGLETON_KEYS = new Set(['HTTP_HOST', 'CONTENT_LENGTH', 'CONTENT_TYPE']);
+
+/** Thrown inside head processing only, turned into `request.error` at its boundary. */
+class Refusal extends Error {
+  readonly error: HttpError;
+  constructor(error: HttpError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
+function refuse(error: HttpError): never {
+  throw new Refusal(error);
+}
+
+/** Index of the CR ending the line that starts at `start`; a CR or LF not in a CRLF pair is refused. */
+function lineEnd(head: Buffer, start: number): number {
+  // The head ends with CRLF CRLF, so both searches succeed; each stops at the
+  // first hit, keeping the whole head scan linear.
+  const cr = head.indexOf(CR, start);
+  const lf = head.indexOf(LF, start);
+  if (lf !== cr + 1) refuse(new BadRequest(BARE_CR_OR_LF));
+  return cr;
+}
+
+function isAsciiDigit(byte: number): boolean {
+  return byte >= 0x30 && byte <= 0x39;
+}
+
+/** `text` without leading and trailing SP/HTAB (by index: no regex on client data). */
+function trimOws(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+/** Comma-separated list elements, trimmed of SP/HTAB and lower-cased (RFC 9110 section 5.6.1). */
+function listElements(value: string): string[] {
+  const elements: string[] = [];
+  for (const raw of value.split(',')) {
+    // Empty elements are dropped before trimming, as Waitress does, so a lone
+    // " " (e.g. from joining `chunked` with an empty second field) is an
+    // unsupported empty coding. toLowerCase on a latin-1 string never turns a
+    // non-ASCII char into an ASCII letter, so no look-alike folds into `chunked`.
+    if (raw !== '') elements.push(trimOws(raw).toLowerCase());
+  }
+  return elements;
+}
+
+/** A field value collected from one line plus its obs-fold continuations. */
+interface PendingField {
+  name: string;
+  value: string;
+}
+
+export class RequestParser {
+  readonly request = new ParsedRequest();
+  readonly #limits: ParserLimits;
+  #headersFinished = false;
+  #completed = false;
+
+  /** Still skipping empty lines / SP / HTAB before the request line (RFC 9112 section 2.2). */
+  #skippingLeading = true;
+  /** A CR was skipped at the end of the previous read; an LF must follow. */
+  #leadingCr = false;
+  /** Bytes received for this head so far, leading ones included (the 431 count). */
+  #headSize = 0;
+  /** Head bytes from earlier reads, kept as received. */
+  #headChunks: Buffer[] = [];
+  /** The last (up to) 3 bytes of the head so far, to find a terminator split across reads. */
+  #headTail: Buffer = EMPTY;
+
+  #bodyRemaining = 0;
+  #chunkedDecoder: ChunkedDecoder | null = null;
+
+  constructor(limits: ParserLimits) {
+    this.#limits = limits;
+  }
+
+  /** The head (request line + headers) is complete and valid (used for 100-continue). */
+  get headersFinished(): boolean {
+    return this.#headersFinished;
+  }
+
+  /** The request is complete: body fully received, or request.error is set. */
+  get completed(): boolean {
+    return this.#completed;
+  }
+
+  /** Feed bytes; returns how many bytes of `data` were consumed (the rest belong to the next request). */
+  received(data: Buffer): number {
+    if (this.#completed) return 0;
+    let consumed = 0;
+    if (!this.#headersFinished) {
+      consumed = this.#receiveHead(data);
+      if (!this.#headersFinished || this.#completed) return consumed;
+    }
+    return consumed + this.#receiveBody(consumed === 0 ? data : data.subarray(consumed));
+  }
+
+  #fail(error: HttpError): void {
+    this.request.error = error;
+    this.#completed = true;
+  }
+
+  #receiveHead(data: Buffer): number {
+    const start = this.#skippingLeading ? this.#skipLeading(data) : 0;
+    if (this.#completed || start === data.length) return data.length;
+    const end = this.#findHeadEnd(data, start);
+    const limit = this.#limits.maxRequestHeaderSize;
+    if (end === -1) {
+      this.#headSize += data.length - start;
+      if (this.#headSize >= limit) {
+        this.#fail(new RequestHeaderFieldsTooLarge(`exceeds max_header of ${limit}`));
+      } else {
+        this.#keepHeadBytes(data.subarray(start));
+      }
+      return data.length;
+    }
+    this.#headSize += end - start;
+    if (this.#headSize >= limit) {
+      this.#fail(new RequestHeaderFieldsTooLarge(`exceeds max_header of ${limit}`));
+      return end;
+    }
+    const last = data.subarray(start, end);
+    const head = this.#headChunks.length === 0 ? last : Buffer.concat([...this.#headChunks, last]);
+    this.#headChunks = [];
+    try {
+      this.#parseHead(head);
+      this.#headersFinished = true;
+    } catch (caught) {
+      if (!(caught instanceof Refusal)) throw caught;
+      this.#fail(caught.error);
+    }
+    return end;
+  }
+
+  /**
+   * Skip CRLF pairs, SP and HTAB before the request line. Returns the index of
+   * the first head byte (data.length if none yet). Skipped bytes count toward
+   * the head size, so an endless stream of empty lines ends in 431.
+   */
+  #skipLeading(data: Buffer): number {
+    let i = 0;
+    for (; i < data.length; i++) {
+      const b = data[i]!;
+      if (this.#leadingCr) {
+        if (b !== LF) break;
+        this.#leadingCr = false;
+      } else if (b === CR) {
+        this.#leadingCr = true;
+      } else if (!isOws(b)) {
+        break;
+      }
+    }
+    this.#headSize += i;
+    if (i < data.length && (this.#leadingCr || data[i] === LF)) {
+      this.#fail(new BadRequest(BARE_CR_OR_LF));
+    } else if (this.#headSize >= this.#limits.maxRequestHeaderSize) {
+      this.#fail(new RequestHeaderFieldsTooLarge(`exceeds max_header of ${this.#limits.maxRequestHeaderSize}`));
+    } else if (i < data.length) {
+      this.#skippingLeading = false;
+    }
+    return i;
+  }
+
+  /** Index just past the first CRLF CRLF in the head (which may have begun in earlier reads), or -1. */
+  #findHeadEnd(data: Buffer, start: number): number {
+    const tail = this.#headTail;
+    if (tail.length > 0) {
+      // A terminator straddling the boundary lies within tail + 3 new bytes.
+      const probe = Buffer.concat([tail, data.subarray(start, start + 3)]);
+      const at = probe.indexOf(HEAD_TERMINATOR);
+      if (at !== -1) return start + at + 4 - tail.length;
+    }
+    const at = data.indexOf(HEAD_TERMINATOR, start);
+    return at === -1 ? -1 : at + 4;
+  }
+
+  #keepHeadBytes(bytes: Buffer): void {
+    this.#headChunks.push(bytes);
+    this.#headTail =
+      bytes.length >= 3 ? bytes.subarray(bytes.length - 3) : Buffer.concat([this.#headTail, bytes]).subarray(-3);
+  }
+
+  /** Validate the head (which ends with CRLF CRLF) and fill in the request. */
+  #parseHead(head: Buffer): void {
+    // Line structure and header fields are checked before the request line is
+    // cracked (Waitress's order), so those errors leave request.version at 1.0.
+    const requestLineEnd = lineEnd(head, 0);
+    this.#parseFieldLines(head, requestLineEnd + 2);
+    const targetRange = this.#parseRequestLine(head, requestLineEnd);
+    const target = parseRequestTarget(head, targetRange[0], targetRange[1]);
+    if (target === null) refuse(new BadRequest('Bad URI'));
+    this.request.target = target.target;
+    this.request.path = target.path;
+    this.request.query = target.query;
+    this.#applyFieldSemantics();
+  }
+
+  /** Header field lines from `start` to the empty line ending the head (RFC 9112 section 5). */
+  #parseFieldLines(head: Buffer, start: number): void {
+    const end = head.length - 2;
+    let pending: PendingField | null = null;
+    for (let pos = start; pos < end; ) {
+      const cr = lineEnd(head, pos);
+      if (isOws(head[pos]!)) {
+        // obs-fold (RFC 9112 section 5.2): replaced by one SP.
+        if (pending === null) refuse(new BadRequest('Malformed header line'));
+        const continuation = fieldValue(head, pos, cr);
+        if (continuation !== '') pending.value = pending.value === '' ? continuation : `${pending.value} ${continuation}`;
+      } else {
+        if (pending !== null) this.#storeField(pending);
+        pending = fieldLine(head, pos, cr);
+      }
+      pos = cr + 2;
+    }
+    if (pending !== null) this.#storeField(pending);
+  }
+
+  #storeField(field: PendingField): void {
+    const key = environKey(field.name);
+    if (key === null) return;
+    const headers = this.request.headers;
+    const existing = headers[key];
+    if (existing === undefined) {
+      headers[key] = field.value;
+    } else if (SINGLETON_KEYS.has(key)) {
+      refuse(new BadRequest(`Duplicate header: ${field.name}`));
+    } else {
+      headers[key] = `${existing}, ${field.value}`;
+    }
+  }
+
+  /**
+   * `method SP request-target SP HTTP-version` (RFC 9112 section 3), trailing
+   * SP/HTAB tolerated. Sets method and version; returns the target's range.
+   */
+  #parseRequestLine(head: Buffer, end: number): [number, number] {
+    while (end > 0 && isOws(head[end - 1]!)) end--;
+    let methodEnd = 0;
+    while (methodEnd < end && TCHAR[head[methodEnd]!] === 1) methodEnd++;
+    if (methodEnd === 0 || methodEnd === end || head[methodEnd] !== SP) refuse(new BadRequest(START_LINE_INVALID));
+    const targetStart = methodEnd + 1;
+    const targetEnd = head.indexOf(SP, targetStart);
+    if (targetEnd === -1 || targetEnd === targetStart || targetEnd >= end) refuse(new BadRequest(START_LINE_INVALID));
+    const [major, minor] = parseVersion(head, targetEnd + 1, end);
+    const method = head.toString('latin1', 0, methodEnd);
+    if (method !== method.toUpperCase()) refuse(new BadRequest(`Malformed HTTP method "${method}"`));
+    if (major !== 1) refuse(new HttpVersionNotSupported(`HTTP/${major}.${minor} is not supported`));
+    this.request.method = method;
+    // HTTP/1.x with x > 1 is served as 1.1, the highest minor we speak (RFC 9110 section 2.5).
+    this.request.version = minor === 0 ? '1.0' : '1.1';
+    return [targetStart, targetEnd];
+  }
+
+  /** Host, Connection, Transfer-Encoding, Content-Length and Expect (RFC 9112 sections 3.2, 6, 9.3; RFC 9110 10.1.1). */
+  #applyFieldSemantics(): void {
+    const request = this.request;
+    const headers = request.headers;
+    const isHttp11 = request.version === '1.1';
+    if (isHttp11 && headers.HTTP_HOST === undefined) refuse(new BadRequest('Missing Host header'));
+
+    const connection = headers.HTTP_CONNECTION === undefined ? [] : listElements(headers.HTTP_CONNECTION);
+    request.keepAlive = !connection.includes('close') && (isHttp11 || connection.includes('keep-alive'));
+
+    const codings = headers.HTTP_TRANSFER_ENCODING === undefined ? [] : listElements(headers.HTTP_TRANSFER_ENCODING);
+    delete headers.HTTP_TRANSFER_ENCODING;
+    if (codings.length > 0) {
+      // A 1.0 recipient cannot rely on chunked framing: refusing is the safe
+      // answer to a possible smuggling attempt (RFC 9112 section 6.1).
+      if (!isHttp11) refuse(new BadRequest('Transfer-Encoding is not allowed in HTTP/1.0 requests'));
+      if (codings.some((coding) => coding !== 'chunked')) {
+        refuse(new NotImplemented('Transfer-Encoding requested is not supported.'));
+      }
+      if (codings.length > 1) {
+        refuse(new NotImplemented('Transfer-Encoding is invalid. Multiple chunked encodings requested.'));
+      }
+      // Transfer-Encoding overrides Content-Length, and a message carrying both
+      // must not be trusted for reuse: close after responding (RFC 9112 section 6.1).
+      if (headers.CONTENT_LENGTH !== undefined) {
+        delete headers.CONTENT_LENGTH;
+        request.forceClose = true;
+      }
+      request.chunked = true;
+      const body = new BodyBuffer(this.#limits.inbufOverflow);
+      request.body = body;
+      this.#chunkedDecoder = new ChunkedDecoder(body, this.#limits.maxRequestBodySize);
+    } else if (headers.CONTENT_LENGTH !== undefined) {
+      this.#bodyRemaining = this.#contentLength(headers.CONTENT_LENGTH);
+      if (this.#bodyRemaining > 0) request.body = new BodyBuffer(this.#limits.inbufOverflow);
+    }
+
+    const hasBody = request.chunked || this.#bodyRemaining > 0;
+    request.expectContinue = isHttp11 && hasBody && headers.HTTP_EXPECT?.toLowerCase() === '100-continue';
+  }
+
+  /** Content-Length = 1*DIGIT (RFC 9110 section 8.6), refused with 413 when at or over the limit. */
+  #contentLength(value: string): number {
+    let firstSignificant = -1;
+    for (let i = 0; i < value.length; i++) {
+      const code = value.charCodeAt(i);
+      if (!isAsciiDigit(code)) refuse(new BadRequest('Content-Length is invalid'));
+      if (firstSignificant === -1 && code !== 0x30) firstSignificant = i;
+    }
+    if (value.length === 0) refuse(new BadRequest('Content-Length is invalid'));
+    const limit = this.#limits.maxRequestBodySize;
+    const digits = firstSignificant === -1 ? '0' : value.slice(firstSignificant);
+    // Long digit strings are compared exactly rather than rounded through a double.
+    const tooLarge =
+      digits.length > MAX_EXACT_DECIMAL_DIGITS
+        ? Number.isFinite(limit) && BigInt(digits) >= BigInt(Math.ceil(limit))
+        : Number(digits) >= limit;
+    if (tooLarge) refuse(new RequestEntityTooLarge(`exceeds max_body of ${limit}`));
+    return Number(digits);
+  }
+
+  #receiveBody(data: Buffer): number {
+    const decoder = this.#chunkedDecoder;
+    if (decoder !== null) return this.#receiveChunked(decoder, data);
+    const take = Math.min(this.#bodyRemaining, data.length);
+    this.request.body?.append(take === data.length ? data : data.subarray(0, take));
+    this.#bodyRemaining -= take;
+    if (this.#bodyRemaining === 0) this.#completed = true;
+    return take;
+  }
+
+  #receiveChunked(decoder: ChunkedDecoder, data: Buffer): number {
+    const consumed = decoder.received(data);
+    if (decoder.error !== null) {
+      this.#fail(decoder.error);
+    } else if (decoder.done) {
+      const request = this.request;
+      const length = request.body?.length ?? 0;
+      request.headers.CONTENT_LENGTH = String(length);
+      if (length === 0) {
+        request.body?.close();
+        request.body = null;
+      }
+      this.#completed = true;
+    }
+    return consumed;
+  }
+}
+
+/** `HTTP/` DIGIT `.` DIGIT exactly (RFC 9112 section 2.3); returns [major, minor]. */
+function parseVersion(head: Buffer, start: number, end: number): [number, number] {
+  if (end - start !== 8 || head.toString('latin1', start, start + 5) !== 'HTTP/') {
+    refuse(new BadRequest(START_LINE_INVALID));
+  }
+  const major = head[start + 5]!;
+  const minor = head[start + 7]!;
+  if (!isAsciiDigit(major) || head[start + 6] !== 0x2e || !isAsciiDigit(minor)) {
+    refuse(new BadRequest(START_LINE_INVALID));
+  }
+  return [major - 0x30, minor - 0x30];
+}
+
+/** `field-name ":" OWS field-value OWS`; the name must be followed directly by the colon. */
+function fieldLine(head: Buffer, start: number, end: number): PendingField {
+  let nameEnd = start;
+  while (nameEnd < end && TCHAR[head[nameEnd]!] === 1) nameEnd++;
+  if (nameEnd === start || head[nameEnd] !== COLON) refuse(new BadRequest(INVALID_HEADER));
+  return { name: head.toString('latin1', start, nameEnd), value: fieldValue(head, nameEnd + 1, end) };
+}
+
+/** The value in `head[start, end)` with SP/HTAB (only those) trimmed; other controls are refused. */
+function fieldValue(head: Buffer, start: number, end: number): string {
+  for (let i = start; i < end; i++) {
+    if (!isFieldValueByte(head[i]!)) refuse(new BadRequest(INVALID_HEADER));
+  }
+  while (start < end && isOws(head[start]!)) start++;
+  while (end > start && isOws(head[end - 1]!)) end--;
+  return head.toString('latin1', start, end);
+}

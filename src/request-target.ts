@@ -1,0 +1,143 @@
+// Request-target (RFC 9112 section 3.2) -> the raw target, the percent-decoded
+// path and the raw query string.
+//
+// Accepted forms:
+// - origin-form `/p?q` (a target starting with `//` keeps its path as is; the
+//   environ collapses the slashes later);
+// - asterisk-form `*` (path `*`);
+// - absolute-form `scheme:hier-part` (RFC 3986 section 4.3). With `//` the
+//   authority is checked for well-formedness and then ignored (RFC 9112 section
+//   3.2.2 lets the server use it, Waitress does not); without `//` the rest is the
+//   path, so `a:b` has path `b`. An authority-form such as `example.com:443`
+//   therefore reads as scheme `example.com` and path `443`, as in Waitress; CONNECT
+//   is not supported, so the app decides what to do with it.
+// Anything else (`foo`, `?x`, `1a:b`) is refused: RFC 9112 section 3.2 says to
+// answer an invalid request-target with 400.
+
+import { isIPv6 } from 'node:net';
+
+export interface RequestTarget {
+  /** The target exactly as sent, latin-1 (fragment included). */
+  target: string;
+  /** Percent-decoded path, one char per byte. */
+  path: string;
+  /** Raw text after the first '?' (before any '#'), '' when absent. */
+  query: string;
+}
+
+/** Target bytes must be visible ASCII: no controls, SP, DEL or non-ASCII. */
+function hasOnlyVisibleAscii(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b < 0x21 || b > 0x7e) return false;
+  }
+  return true;
+}
+
+function isAlpha(code: number): boolean {
+  return (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
+}
+
+function isDigit(code: number): boolean {
+  return code >= 0x30 && code <= 0x39;
+}
+
+/** Length of a leading RFC 3986 scheme followed by ':', or -1. */
+function schemeLength(text: string): number {
+  if (text.length === 0 || !isAlpha(text.charCodeAt(0))) return -1;
+  for (let i = 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x3a) return i;
+    // ALPHA / DIGIT / "+" / "-" / "."
+    if (!isAlpha(c) && !isDigit(c) && c !== 0x2b && c !== 0x2d && c !== 0x2e) return -1;
+  }
+  return -1;
+}
+
+function isPort(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (!isDigit(text.charCodeAt(i))) return false;
+  }
+  return true;
+}
+
+/** `[userinfo@]host[:port]` with brackets only around a valid IPv6 literal (RFC 3986 section 3.2). */
+function isWellFormedAuthority(authority: string): boolean {
+  const at = authority.lastIndexOf('@');
+  const userinfo = at === -1 ? '' : authority.slice(0, at);
+  const hostPort = authority.slice(at + 1);
+  if (userinfo.includes('[') || userinfo.includes(']')) return false;
+  if (hostPort.startsWith('[')) {
+    const close = hostPort.indexOf(']');
+    if (close === -1 || !isIPv6(hostPort.slice(1, close))) return false;
+    const rest = hostPort.slice(close + 1);
+    return rest === '' || (rest.startsWith(':') && isPort(rest.slice(1)));
+  }
+  if (hostPort.includes('[') || hostPort.includes(']')) return false;
+  const colon = hostPort.lastIndexOf(':');
+  return colon === -1 || isPort(hostPort.slice(colon + 1));
+}
+
+function hexValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}
+
+/**
+ * Decode every `%XY` (two hex digits) into the byte 0xXY, `%2F` and `%00`
+ * included; malformed escapes stay literal and '+' stays '+'. The bytes are
+ * returned one char per byte (PEP 3333 latin-1 tunnelling).
+ */
+export function percentDecodePath(raw: string): string {
+  if (!raw.includes('%')) return raw;
+  const out = Buffer.allocUnsafe(raw.length);
+  let length = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x25 && i + 2 < raw.length) {
+      const high = hexValue(raw.charCodeAt(i + 1));
+      const low = hexValue(raw.charCodeAt(i + 2));
+      if (high !== -1 && low !== -1) {
+        out[length++] = (high << 4) | low;
+        i += 2;
+        continue;
+      }
+    }
+    out[length++] = c;
+  }
+  return out.toString('latin1', 0, length);
+}
+
+/** The path part of an absolute-form target (after `scheme:`), or null when its authority is malformed. */
+function absolutePath(hierPart: string): string | null {
+  if (!hierPart.startsWith('//')) return hierPart;
+  const slash = hierPart.indexOf('/', 2);
+  const authorityEnd = slash === -1 ? hierPart.length : slash;
+  if (!isWellFormedAuthority(hierPart.slice(2, authorityEnd))) return null;
+  return hierPart.slice(authorityEnd);
+}
+
+/** Parse the target in `buf[start, end)`; null means 400 `Bad URI`. */
+export function parseRequestTarget(buf: Buffer, start: number, end: number): RequestTarget | null {
+  if (end <= start || !hasOnlyVisibleAscii(buf, start, end)) return null;
+  const target = buf.toString('latin1', start, end);
+  const hash = target.indexOf('#');
+  const withoutFragment = hash === -1 ? target : target.slice(0, hash);
+  const question = withoutFragment.indexOf('?');
+  const pathPart = question === -1 ? withoutFragment : withoutFragment.slice(0, question);
+  const query = question === -1 ? '' : withoutFragment.slice(question + 1);
+
+  let rawPath: string | null;
+  if (pathPart.startsWith('/')) {
+    rawPath = pathPart;
+  } else if (target === '*') {
+    rawPath = '*';
+  } else {
+    const scheme = schemeLength(pathPart);
+    rawPath = scheme === -1 ? null : absolutePath(pathPart.slice(scheme + 1));
+  }
+  if (rawPath === null) return null;
+  return { target, path: percentDecodePath(rawPath), query };
+}
