@@ -1,0 +1,21 @@
+// garcon/middleware: opt-in WSGI-style middleware to put between garcon and an app.
+
+/**
+ * PrefixMiddleware (PasteDeploy's `prefix` filter) for an app served below a path
+ * on a reverse proxy.
+ *
+ * @example
+ * ```ts
+ * import { serve } from 'garcon';
+ * import { prefixMiddleware } from 'garcon/middleware';
+ *
+ * // nginx: location /blog/ { proxy_pass http://127.0.0.1:8080; proxy_set_header X-Forwarded-Host $host; ... }
+ * const app = prefixMiddleware(blogApp, { prefix: '/blog', scheme: 'https' });
+ * await serve(app, { listen: '127.0.0.1:8080', trustedProxy: '127.0.0.1', trustedProxyHeaders: 'x-forwarded-for x-forwarded-host' });
+ * ```
+ *
+ * From an ini file, a `[filter:...]` section's keys (`prefix`, `scheme`, `force_port`,
+ * `translate_forwarded_server`) go through `prefixFilterFactory(globalConf, localConf)`,
+ * which returns the middleware.
+ */
+export { prefixFilterFactory, prefixMiddleware, type PrefixOptions } from './prefix.js';

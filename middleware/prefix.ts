@@ -1,0 +1,214 @@
+// PrefixMiddleware: a port of PasteDeploy's `egg:PasteDeploy#prefix` filter
+// (spec section 9.2) for apps mounted below a path on a reverse proxy. Fixed
+// on the way: the prefix is literal text matched by whole path segments (the
+// original used it as a regular expression, so `/james` also cut `/jamesbond`),
+// forcePort keeps bracketed IPv6 hosts whole, and the port implied by an empty
+// forcePort follows the scheme the app will finally see.
+
+import { InvalidOptionError } from '../src/errors.js';
+import type { App, Environ, Middleware } from '../src/types.js';
+
+export interface PrefixOptions {
+  /** Where the app is mounted, e.g. '/blog'; trailing slashes are dropped, '/' (the default) means none. */
+  prefix?: string;
+  /** Force `wsgi.url_scheme` ('http' or 'https'), whatever the proxy headers said. */
+  scheme?: string;
+  /**
+   * Force the public port: a port number makes `HTTP_HOST` host:port and sets `SERVER_PORT`;
+   * '' removes the port from `HTTP_HOST` and sets `SERVER_PORT` to the scheme's default.
+   */
+  forcePort?: string | number;
+  /**
+   * Take X-Forwarded-Server, -Host, -For and -Scheme/-Proto into the environ (default true).
+   * This step checks no trust: keep garcon's `clearUntrustedProxyHeaders` on (the default) so
+   * that only headers from a trusted proxy reach it.
+   */
+  translateForwardedServer?: boolean;
+}
+
+const SLASH = 0x2f;
+const SP = 0x20;
+const HTAB = 0x09;
+
+function stripTrailingSlashes(prefix: string): string {
+  let end = prefix.length;
+  while (end > 0 && prefix.charCodeAt(end - 1) === SLASH) end--;
+  return prefix.slice(0, end);
+}
+
+/** How options are named in error messages: camelCase from code, snake_case from an ini file. */
+interface OptionNames {
+  readonly prefix: string;
+  readonly scheme: string;
+  readonly forcePort: string;
+}
+
+const API_NAMES: OptionNames = { prefix: 'prefix', scheme: 'scheme', forcePort: 'forcePort' };
+const INI_NAMES: OptionNames = { prefix: 'prefix', scheme: 'scheme', forcePort: 'force_port' };
+
+/** PrefixOptions checked and normalised once, when the middleware is built. */
+interface ResolvedOptions {
+  readonly prefix: string;
+  readonly scheme: string | null;
+  readonly forcePort: string | null;
+  readonly translate: boolean;
+}
+
+function resolveOptions(options: PrefixOptions, names: OptionNames): ResolvedOptions {
+  const prefix = stripTrailingSlashes(options.prefix ?? '/');
+  if (prefix !== '' && prefix.charCodeAt(0) !== SLASH) {
+    throw new InvalidOptionError(names.prefix, `${names.prefix} must start with '/', got ${JSON.stringify(options.prefix)}`);
+  }
+  return {
+    prefix,
+    scheme: options.scheme === undefined ? null : checkScheme(options.scheme, names.scheme),
+    forcePort: options.forcePort === undefined ? null : checkForcePort(options.forcePort, names.forcePort),
+    translate: options.translateForwardedServer ?? true,
+  };
+}
+
+function checkScheme(scheme: string, name: string): string {
+  const lower = scheme.toLowerCase();
+  if (lower !== 'http' && lower !== 'https') {
+    throw new InvalidOptionError(name, `${name} must be http or https, got ${JSON.stringify(scheme)}`);
+  }
+  return lower;
+}
+
+function checkForcePort(port: string | number, name: string): string {
+  const text = String(port);
+  if (text === '') return text;
+  const value = Number(text);
+  if (!/^[0-9]{1,5}$/.test(text) || value < 1 || value > 65535) {
+    throw new InvalidOptionError(name, `${name} must be a port number (1-65535) or '', got ${JSON.stringify(port)}`);
+  }
+  return text;
+}
+
+/** PATH_INFO below the prefix: `/blog` owns `/blog` and `/blog/...` only; an empty result is '/'. */
+function stripPrefix(path: string, prefix: string): string {
+  let rest = path;
+  if (prefix !== '' && path.startsWith(prefix)) {
+    if (path.length === prefix.length) rest = '';
+    else if (path.charCodeAt(prefix.length) === SLASH) rest = path.slice(prefix.length);
+  }
+  return rest === '' ? '/' : rest;
+}
+
+/** First element of a comma-separated header, OWS-trimmed. */
+function firstElement(value: string): string {
+  const comma = value.indexOf(',');
+  const first = comma === -1 ? value : value.slice(0, comma);
+  let start = 0;
+  let end = first.length;
+  while (start < end && (first.charCodeAt(start) === SP || first.charCodeAt(start) === HTAB)) start++;
+  while (end > start && (first.charCodeAt(end - 1) === SP || first.charCodeAt(end - 1) === HTAB)) end--;
+  return first.slice(start, end);
+}
+
+/** Remove a header from the environ and return its value, or null when absent. */
+function take(environ: Environ, key: string): string | null {
+  const value = environ[key];
+  if (typeof value !== 'string') return null;
+  delete environ[key];
+  return value;
+}
+
+function translateForwardedHeaders(environ: Environ): void {
+  const server = take(environ, 'HTTP_X_FORWARDED_SERVER');
+  if (server !== null) environ.SERVER_NAME = environ.HTTP_HOST = firstElement(server);
+  const host = take(environ, 'HTTP_X_FORWARDED_HOST');
+  if (host !== null) environ.HTTP_HOST = firstElement(host);
+  // The left-most hop is the client as the first proxy saw it; garcon's proxy stage has
+  // already cut this header down to the hops of trusted proxies.
+  const forwardedFor = take(environ, 'HTTP_X_FORWARDED_FOR');
+  if (forwardedFor !== null) environ.REMOTE_ADDR = firstElement(forwardedFor);
+  // X-Forwarded-Scheme first; X-Forwarded-Proto only when it is absent (and then left in place
+  // if both came, as PasteDeploy does). Only http/https can become wsgi.url_scheme.
+  const scheme = take(environ, 'HTTP_X_FORWARDED_SCHEME') ?? take(environ, 'HTTP_X_FORWARDED_PROTO');
+  const lower = scheme?.toLowerCase();
+  if (lower === 'http' || lower === 'https') environ['wsgi.url_scheme'] = lower;
+}
+
+/** HTTP_HOST without its port; a bracketed IPv6 literal stays whole. */
+function hostWithoutPort(host: string): string {
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    return close === -1 ? host : host.slice(0, close + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+function applyPrefix(app: App, options: ResolvedOptions): App {
+  const { prefix, scheme, forcePort, translate } = options;
+  return (environ, startResponse) => {
+    environ.PATH_INFO = stripPrefix(environ.PATH_INFO, prefix);
+    // Overwritten, not appended to: the prefix names the whole mount point.
+    environ.SCRIPT_NAME = prefix;
+    if (translate) translateForwardedHeaders(environ);
+    if (forcePort !== null) {
+      const host = hostWithoutPort(typeof environ.HTTP_HOST === 'string' ? environ.HTTP_HOST : '');
+      if (forcePort !== '') {
+        environ.HTTP_HOST = `${host}:${forcePort}`;
+        environ.SERVER_PORT = forcePort;
+      } else {
+        environ.HTTP_HOST = host;
+        environ.SERVER_PORT = (scheme ?? environ['wsgi.url_scheme']) === 'http' ? '80' : '443';
+      }
+    }
+    if (scheme !== null) environ['wsgi.url_scheme'] = scheme;
+    return app(environ, startResponse);
+  };
+}
+
+/**
+ * Wrap `app` so it sees the URL the user typed on the proxy: SCRIPT_NAME is the
+ * prefix, PATH_INFO what follows it, and host, client address and scheme come
+ * from the proxy's X-Forwarded-* headers. Throws InvalidOptionError for a bad option.
+ */
+export function prefixMiddleware(app: App, options: PrefixOptions = {}): App {
+  return applyPrefix(app, resolveOptions(options, API_NAMES));
+}
+
+const TRUE_WORDS: ReadonlySet<string> = new Set(['true', 'yes', 'on', 'y', 't', '1']);
+const FALSE_WORDS: ReadonlySet<string> = new Set(['false', 'no', 'off', 'n', 'f', '0']);
+
+/** PasteDeploy's asbool: a known word or an error naming the key. */
+function parseBool(key: string, value: string): boolean {
+  const word = value.trim().toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
+  throw new InvalidOptionError(
+    key,
+    `${key}: ${JSON.stringify(value)} is not a boolean (use true/yes/on/y/t/1 or false/no/off/n/f/0)`,
+  );
+}
+
+const FACTORY_KEYS: ReadonlySet<string> = new Set(['prefix', 'translate_forwarded_server', 'force_port', 'scheme']);
+
+/**
+ * The ini form (`[filter:prefix]`, PasteDeploy's paste.filter_factory shape): the
+ * section's keys as strings, `translate_forwarded_server` parsed as a strict boolean.
+ * The global conf is accepted for the signature and not used, as in PasteDeploy.
+ */
+export function prefixFilterFactory(
+  _globalConf: Readonly<Record<string, string>>,
+  localConf: Readonly<Record<string, string>>,
+): Middleware {
+  for (const key of Object.keys(localConf)) {
+    if (!FACTORY_KEYS.has(key)) {
+      throw new InvalidOptionError(key, `Unknown option ${JSON.stringify(key)} for the prefix filter`);
+    }
+  }
+  const options: PrefixOptions = {};
+  if (localConf.prefix !== undefined) options.prefix = localConf.prefix;
+  if (localConf.scheme !== undefined) options.scheme = localConf.scheme;
+  if (localConf.force_port !== undefined) options.forcePort = localConf.force_port.trim();
+  if (localConf.translate_forwarded_server !== undefined) {
+    options.translateForwardedServer = parseBool('translate_forwarded_server', localConf.translate_forwarded_server);
+  }
+  // Checked now, so that a bad value fails while the ini file is loaded.
+  const resolved = resolveOptions(options, INI_NAMES);
+  return (app) => applyPrefix(app, resolved);
+}
