@@ -1,0 +1,137 @@
+// Listeners: listen lists (IPv4 and IPv6), unix sockets with permissions,
+// already-open sockets, the "Serving on" lines, and errors at start-up.
+
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as sinon from 'sinon';
+import { app as echo } from '../../fixtures/echo.js';
+import { InvalidOptionError } from '../../src/errors.js';
+import { createServer, serve } from '../../src/server.js';
+import { get, recordingLogger, send } from '../helpers/http.js';
+
+const envOf = (body: Buffer) => JSON.parse(body.toString()) as Record<string, unknown>;
+
+function hasIpv6Loopback(): boolean {
+  return Object.values(os.networkInterfaces()).some((list) => list?.some((i) => i.family === 'IPv6' && i.internal));
+}
+
+function tmpPath(name: string): string {
+  return path.join(os.tmpdir(), `garcon-test-${process.pid}-${name}`);
+}
+
+describe('listeners', () => {
+  afterEach(() => sinon.restore());
+
+  it('serve() prints one "Serving on" line per listener, IPv6 in brackets', async function () {
+    if (!hasIpv6Loopback()) this.skip();
+    const out = sinon.stub(process.stdout, 'write').returns(true);
+    const server = await serve(echo, { listen: '127.0.0.1:0 [::1]:0', logger: recordingLogger() });
+    const lines = out.getCalls().map((c) => String(c.args[0]));
+    out.restore();
+    try {
+      const [v4, v6] = server.addresses as net.AddressInfo[];
+      expect(lines).to.deep.equal([`Serving on http://127.0.0.1:${v4!.port}\n`, `Serving on http://[::1]:${v6!.port}\n`]);
+      const ex4 = await send(v4!.port, get('/'), { responses: 1 });
+      const ex6 = await send(v6!.port, get('/'), { responses: 1, host: '::1' });
+      expect(envOf(ex4.responses[0]!.body).SERVER_PORT).to.equal(String(v4!.port));
+      expect(envOf(ex6.responses[0]!.body).REMOTE_ADDR).to.equal('::1');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('host and port options bind one TCP listener', async () => {
+    const server = await createServer(echo, { host: '127.0.0.1', port: 0, logger: recordingLogger() }).listen();
+    try {
+      expect(server.addresses).to.have.length(1);
+      expect((server.addresses[0] as net.AddressInfo).address).to.equal('127.0.0.1');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a port in use is an error from listen(), and nothing stays bound', async () => {
+    const first = await createServer(echo, { listen: '127.0.0.1:0', logger: recordingLogger() }).listen();
+    const port = (first.addresses[0] as net.AddressInfo).port;
+    try {
+      const second = createServer(echo, { listen: `127.0.0.1:${port}`, logger: recordingLogger() });
+      let error: unknown;
+      await second.listen().catch((err: unknown) => {
+        error = err;
+      });
+      expect((error as NodeJS.ErrnoException).code).to.equal('EADDRINUSE');
+      expect(second.addresses).to.deep.equal([]);
+    } finally {
+      await first.close();
+    }
+  });
+
+  it('bad options fail at creation with the option named', () => {
+    expect(() => createServer(echo, { threads: 0 })).to.throw(InvalidOptionError, /threads/);
+    expect(() => createServer(echo, { listen: '127.0.0.1:1', port: 2 })).to.throw(InvalidOptionError, /listen/);
+    expect(() => createServer(null as never, {})).to.throw(InvalidOptionError, /application/);
+  });
+
+  describe('unix sockets', () => {
+    const sock = tmpPath('unix.sock');
+    afterEach(() => fs.rmSync(sock, { force: true }));
+
+    it('serves on a unix socket with the requested permissions and removes it on close', async () => {
+      const server = await createServer(echo, { unixSocket: sock, unixSocketPerms: '660', logger: recordingLogger() }).listen();
+      try {
+        expect(fs.statSync(sock).mode & 0o777).to.equal(0o660);
+        expect(server.addresses).to.deep.equal([sock]);
+        const ex = await send(0, get('/'), { responses: 1, path: sock });
+        const env = envOf(ex.responses[0]!.body);
+        expect(env.REMOTE_ADDR).to.equal('localhost');
+        expect(env.REMOTE_PORT).to.equal('');
+        expect(env.SERVER_PORT).to.equal(sock);
+      } finally {
+        await server.close();
+      }
+      expect(fs.existsSync(sock)).to.equal(false);
+    });
+
+    it('replaces a stale socket file', async () => {
+      // A crashed previous run: killed while listening, so the file stays and nobody listens.
+      spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+      expect(fs.lstatSync(sock).isSocket()).to.equal(true);
+      const server = await createServer(echo, { unixSocket: sock, logger: recordingLogger() }).listen();
+      try {
+        const ex = await send(0, get('/'), { responses: 1, path: sock });
+        expect(ex.responses[0]!.status).to.equal(200);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('refuses to replace a file that is not a socket', async () => {
+      fs.writeFileSync(sock, 'precious');
+      let error: unknown;
+      await createServer(echo, { unixSocket: sock, logger: recordingLogger() }).listen().catch((err: unknown) => {
+        error = err;
+      });
+      expect(error).to.be.instanceOf(InvalidOptionError);
+      expect(String(error)).to.contain('is not a socket');
+      expect(fs.readFileSync(sock, 'utf8')).to.equal('precious');
+    });
+  });
+
+  it('adopts an already-open listening socket (socket activation)', async () => {
+    const handle = net.createServer();
+    await new Promise<void>((resolve) => handle.listen(0, '127.0.0.1', resolve));
+    const port = (handle.address() as net.AddressInfo).port;
+    const server = await createServer(echo, { sockets: [handle], logger: recordingLogger() }).listen();
+    try {
+      const ex = await send(port, get('/'), { responses: 1 });
+      expect(envOf(ex.responses[0]!.body).SERVER_PORT).to.equal(String(port));
+    } finally {
+      await server.close();
+      handle.close();
+    }
+  });
+});
