@@ -17,7 +17,7 @@ import {
   RequestHeaderFieldsTooLarge,
   type HttpError,
 } from './errors.js';
-import { TCHAR, environKey, isFieldValueByte, isOws } from './header-names.js';
+import { SP, TCHAR, environKey, isFieldValueByte, isOws } from './header-names.js';
 import { ParsedRequest } from './request.js';
 import { parseRequestTarget } from './request-target.js';
 
@@ -32,7 +32,6 @@ export interface ParserLimits {
 
 const CR = 0x0d;
 const LF = 0x0a;
-const SP = 0x20;
 const COLON = 0x3a;
 const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
 const EMPTY = Buffer.alloc(0);
