@@ -19,6 +19,9 @@ export const UNIX_PEER_ADDRESS = 'localhost';
 
 const UNIX_PEER_NAMES: ReadonlySet<string> = new Set(['unix', UNIX_PEER_ADDRESS]);
 
+/** Distinct addresses whose answer is remembered; past this the memo starts over. */
+const MEMO_LIMIT = 1024;
+
 const trustAll: TrustPredicate = () => true;
 const trustNone: TrustPredicate = () => false;
 const isUnixPeer: TrustPredicate = (address) => address === UNIX_PEER_ADDRESS;
@@ -53,7 +56,27 @@ export function compileTrust(trustedProxy: string | null): TrustPredicate {
   }
   // proxy-addr's predicate returns false for anything that is not an IP, so a
   // claimed hop such as 'unknown' or '_hidden' is never trusted.
-  return trustsUnixPeer
-    ? (address) => address === UNIX_PEER_ADDRESS || matchesIp(address, 0)
-    : (address) => matchesIp(address, 0);
+  return memoise(
+    trustsUnixPeer
+      ? (address) => address === UNIX_PEER_ADDRESS || matchesIp(address, 0)
+      : (address) => matchesIp(address, 0),
+  );
+}
+
+/**
+ * Parsing an address costs microseconds and the peers are nearly always the
+ * same few proxies, so answers are remembered. The memo is bounded: hops an
+ * attacker invents can only make it start over, never grow.
+ */
+function memoise(predicate: TrustPredicate): TrustPredicate {
+  const memo = new Map<string, boolean>();
+  return (address) => {
+    let trusted = memo.get(address);
+    if (trusted === undefined) {
+      trusted = predicate(address);
+      if (memo.size >= MEMO_LIMIT) memo.clear();
+      memo.set(address, trusted);
+    }
+    return trusted;
+  };
 }

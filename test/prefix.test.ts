@@ -137,6 +137,17 @@ describe('prefixMiddleware', () => {
       expect(seen({ forcePort: '' }, { HTTP_HOST: '[2001:db8::1]' }).HTTP_HOST).to.equal('[2001:db8::1]');
     });
 
+    it('copes with a missing HTTP_HOST or an unclosed bracket', () => {
+      expect(seen({ forcePort: 8000 }, { HTTP_HOST: '[::1' }).HTTP_HOST).to.equal('[::1:8000');
+      let received: Environ | null = null;
+      const app = prefixMiddleware((environ) => {
+        received = environ;
+        return [];
+      }, { forcePort: 8000 });
+      void app({ PATH_INFO: '/', SCRIPT_NAME: '', 'wsgi.url_scheme': 'http' } as unknown as Environ, (() => () => undefined) as StartResponse);
+      expect(received).to.have.property('HTTP_HOST', ':8000');
+    });
+
     it('works on the host taken from X-Forwarded-Host', () => {
       const env = seen({ forcePort: 443 }, { HTTP_X_FORWARDED_HOST: 'public.example:8000' });
       expect(env.HTTP_HOST).to.equal('public.example:443');

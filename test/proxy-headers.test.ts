@@ -297,6 +297,12 @@ describe('proxy headers', () => {
       expect(logger.warn.calledOnceWithExactly('Unknown Forwarded token: secret')).to.equal(true);
     });
 
+    it('an error that is not about the header (here the logger failing) is not turned into a 400', () => {
+      const { adjust, logger } = build({ headers: ['forwarded'] });
+      logger.warn = sinon.stub().throws(new RangeError('log sink closed'));
+      expect(() => run(adjust, { HTTP_FORWARDED: 'for=1.2.3.4;secret=x' })).to.throw(RangeError, 'log sink closed');
+    });
+
     it('an empty Forwarded header changes nothing', () => {
       const { adjust } = build({ headers: ['forwarded'] });
       expect(run(adjust, { HTTP_FORWARDED: '' })).to.deep.equal(makeEnviron({ HTTP_FORWARDED: '' }));

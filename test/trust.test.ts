@@ -74,6 +74,16 @@ describe('compileTrust', () => {
     }
   });
 
+  it('keeps answering correctly once more distinct addresses than it remembers were asked about', () => {
+    const trust = compileTrust('10.0.0.0/16');
+    for (let i = 0; i < 3000; i++) {
+      const address = `10.${i % 2}.${(i >> 8) & 255}.${i & 255}`;
+      expect(trust(address), address).to.equal(i % 2 === 0);
+    }
+    expect(trust('10.0.0.1')).to.equal(true);
+    expect(trust('10.1.0.1')).to.equal(false);
+  });
+
   it('rejects entries that are neither addresses, ranges nor names', () => {
     for (const value of ['proxy.example', '10.0.0.0/33', '10.0.0.1, nope']) {
       expect(() => compileTrust(value), value)
