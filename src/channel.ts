@@ -42,6 +42,8 @@ export class Channel implements TaskChannel {
   #readEnded = false;
   /** No more requests will be served on this connection. */
   #closeWhenDone = false;
+  /** The server is closing: responses say Connection: close. */
+  #shuttingDown = false;
   #connected = true;
   #continueSentFor: ParsedRequest | null = null;
   /** Last time bytes moved in either direction (ms), for the idle sweep. */
@@ -66,6 +68,10 @@ export class Channel implements TaskChannel {
 
   get connected(): boolean {
     return this.#connected;
+  }
+
+  get closeRequested(): boolean {
+    return this.#shuttingDown;
   }
 
   /** No request is running or waiting, and no partial request is arriving. */
@@ -247,6 +253,7 @@ export class Channel implements TaskChannel {
 
   /** The server is shutting down: close now if idle, else after the response in flight. */
   shutdown(): void {
+    this.#shuttingDown = true;
     if (this.idle) this.close();
     else this.#closeWhenDone = true;
   }

@@ -242,16 +242,16 @@ export class GarconServer implements ChannelHost {
   }
 
   #admitParked(): void {
+    if (this.#atLimit && this.#channels.size < this.adjustments.connectionLimit) {
+      this.#atLimit = false;
+      this.logger.info('total open connections dropped below the connection limit, listening again');
+    }
     while (this.#parked.length > 0 && this.#channels.size < this.adjustments.connectionLimit && !this.#closing) {
       const { socket, listener } = this.#parked.shift()!;
       socket.removeAllListeners('close');
       socket.removeAllListeners('error');
       socket.resume();
       this.#open(socket, listener);
-    }
-    if (this.#atLimit && this.#channels.size < this.adjustments.connectionLimit) {
-      this.#atLimit = false;
-      this.logger.info('total open connections dropped below the connection limit, listening again');
     }
   }
 
@@ -268,7 +268,6 @@ export class GarconServer implements ChannelHost {
   // Tasks -------------------------------------------------------------------------
 
   #runTask(channel: Channel, request: ParsedRequest, done: (outcome: TaskOutcome) => void): void {
-    if (this.#closing) request.forceClose = true; // shutting down: answer, then close
     const task = new Task(request, channel, this.#taskSettings, done);
     const environ = buildEnviron(request, channel.info, this.#environSettings);
     try {

@@ -16,6 +16,8 @@ import type { App, AppIterable, Chunk, Environ, Logger, StartResponse, WriteCall
 /** What a task needs from its connection. */
 export interface TaskChannel {
   readonly connected: boolean;
+  /** The connection will close after this response (server shutting down, earlier error). */
+  readonly closeRequested: boolean;
   /** Queue bytes on the socket (strings are latin-1). */
   write(data: string | Uint8Array): void;
   /** More than outbufHighWatermark bytes wait to be sent. */
@@ -242,7 +244,7 @@ export class Task {
     // HTTP/1.1 frames an unknown length with chunks; HTTP/1.0 can only close (RFC 9112 section 6.3).
     const chunked = v11 && bodyAllowed && !isHead && length === null;
     const delimited = length !== null || chunked || !bodyAllowed || isHead;
-    const keepAlive = request.keepAlive && !request.forceClose && delimited;
+    const keepAlive = request.keepAlive && !request.forceClose && !this.#channel.closeRequested && delimited;
     this.#length = length;
     this.#chunked = chunked;
     this.#noBody = !bodyAllowed || isHead;

@@ -1,0 +1,224 @@
+// Connection management: the connection limit, idle and slowloris timeouts,
+// the threads gate, client disconnects, and graceful close().
+
+import { expect } from 'chai';
+import * as net from 'node:net';
+import { app as echo } from '../../fixtures/echo.js';
+import { sleepy } from '../../fixtures/streaming.js';
+import type { App } from '../../src/types.js';
+import { get, parseResponses, send, startServer } from '../helpers/http.js';
+
+function connect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
+}
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('connections', () => {
+  it('past connectionLimit the excess waits (held unread) and is served when a slot frees', async () => {
+    const srv = await startServer(echo, { connectionLimit: 2 });
+    try {
+      const a = await connect(srv.port);
+      const b = await connect(srv.port);
+      await wait(50);
+      const third = send(srv.port, get('/third', 'Connection: close\r\n'), { timeout: 3000 });
+      await wait(200);
+      expect(srv.logger.messages('warn')).to.include('total open connections reached the connection limit, no longer accepting new connections');
+      a.destroy();
+      const ex = await third;
+      expect(ex.responses[0]!.status).to.equal(200);
+      expect(srv.logger.messages('info')).to.include('total open connections dropped below the connection limit, listening again');
+      b.destroy();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('closes a connection idle for channelTimeout, without a response', async () => {
+    const srv = await startServer(echo, { channelTimeout: 0.3, cleanupInterval: 0.1 });
+    try {
+      const socket = await connect(srv.port);
+      const data: Buffer[] = [];
+      socket.on('data', (d) => data.push(d));
+      const start = Date.now();
+      await closed(socket);
+      expect(Date.now() - start).to.be.within(250, 2000);
+      expect(Buffer.concat(data).length).to.equal(0);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('cuts off a head that trickles in for longer than channelTimeout (slowloris)', async () => {
+    const srv = await startServer(echo, { channelTimeout: 0.4, cleanupInterval: 0.1 });
+    try {
+      const socket = await connect(srv.port);
+      socket.on('error', () => undefined);
+      const head = `GET / HTTP/1.1\r\nHost: x\r\n${'X-Slow: y\r\n'.repeat(100)}`;
+      let i = 0;
+      const timer = setInterval(() => {
+        if (!socket.destroyed) socket.write(head[i++ % head.length]!);
+      }, 20);
+      const start = Date.now();
+      await closed(socket);
+      clearInterval(timer);
+      expect(Date.now() - start).to.be.within(300, 2500);
+      const ok = await send(srv.port, get('/'), { responses: 1 });
+      expect(ok.responses[0]!.status).to.equal(200);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a running request is never timed out', async () => {
+    const srv = await startServer(sleepy, { channelTimeout: 0.2, cleanupInterval: 0.05 });
+    try {
+      const ex = await send(srv.port, get('/x?ms=600'), { responses: 1 });
+      expect(ex.responses[0]!.body.toString()).to.equal('slept /x');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('threads bounds the apps running at once; waiting requests queue and the depth is logged', async () => {
+    let running = 0;
+    let peak = 0;
+    const app: App = async (_environ, startResponse) => {
+      running++;
+      peak = Math.max(peak, running);
+      await wait(100);
+      running--;
+      startResponse('200 OK', [['Content-Length', '2']]);
+      return [Buffer.from('ok')];
+    };
+    const srv = await startServer(app, { threads: 2 });
+    try {
+      const results = await Promise.all([1, 2, 3, 4, 5].map(() => send(srv.port, get('/'), { responses: 1 })));
+      expect(results.every((r) => r.responses[0]!.status === 200)).to.equal(true);
+      expect(peak).to.equal(2);
+      expect(srv.logger.messages('warn').some((m) => /^Task queue depth is \d+$/.test(m))).to.equal(true);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a slow async request does not block other connections', async () => {
+    const srv = await startServer(sleepy);
+    try {
+      const order: string[] = [];
+      await Promise.all([
+        send(srv.port, get('/slow?ms=400'), { responses: 1 }).then(() => order.push('slow')),
+        wait(50).then(() => send(srv.port, get('/fast?ms=1'), { responses: 1 })).then(() => order.push('fast')),
+      ]);
+      expect(order).to.deep.equal(['fast', 'slow']);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('garcon.client_disconnected turns true and a streaming app stops when the client goes', async () => {
+    let sawDisconnect = false;
+    let closedIterable = false;
+    const app: App = (environ, startResponse) => {
+      startResponse('200 OK', []);
+      const gone = environ['garcon.client_disconnected'];
+      const body = (async function* endless() {
+        for (let i = 0; i < 10000; i++) {
+          if (gone()) {
+            sawDisconnect = true;
+            return;
+          }
+          await wait(5);
+          yield Buffer.alloc(1024, 'z');
+        }
+      })();
+      return Object.assign(body, { close: () => { closedIterable = true; } });
+    };
+    const srv = await startServer(app);
+    try {
+      const socket = await connect(srv.port);
+      socket.write(get('/'));
+      await new Promise((resolve) => socket.once('data', resolve));
+      socket.destroy();
+      for (let i = 0; i < 100 && !closedIterable; i++) await wait(20);
+      expect(closedIterable).to.equal(true);
+      expect(sawDisconnect || srv.logger.messages('info').some((m) => m.startsWith('Client disconnected while serving /'))).to.equal(true);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('close() lets a request in flight finish (with Connection: close), closes idle keep-alive connections, refuses new ones', async () => {
+    const srv = await startServer(sleepy);
+    const idle = await connect(srv.port);
+    const idleClosed = closed(idle);
+    const inflight = send(srv.port, get('/inflight?ms=300'), { timeout: 3000 });
+    await wait(100);
+    const closing = srv.server.close();
+    await idleClosed;
+    const ex = await inflight;
+    expect(ex.responses[0]!.body.toString()).to.equal('slept /inflight');
+    expect(ex.responses[0]!.headers.connection).to.equal('close');
+    await closing;
+    const refused = await new Promise<string>((resolve) => {
+      const s = net.connect(srv.port, '127.0.0.1');
+      s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+      s.on('connect', () => resolve('connected'));
+    });
+    expect(refused).to.equal('ECONNREFUSED');
+  });
+
+  it('connections reset right after accept are released and the server keeps answering (CVE-2024-49769)', async () => {
+    const srv = await startServer(echo);
+    try {
+      for (let i = 0; i < 200; i++) {
+        const s = net.connect(srv.port, '127.0.0.1');
+        s.on('error', () => undefined);
+        s.on('connect', () => {
+          if (i % 2) s.write('GET / HT');
+          s.resetAndDestroy();
+        });
+      }
+      await wait(300);
+      const ex = await send(srv.port, get('/'), { responses: 1 });
+      expect(ex.responses[0]!.status).to.equal(200);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('stops reading a pipelining client that does not read its responses (back-pressure)', async () => {
+    const big: App = (_environ, startResponse) => {
+      startResponse('200 OK', [['Content-Length', String(1 << 20)]]);
+      return [Buffer.alloc(1 << 20, 'b')];
+    };
+    const srv = await startServer(big, { outbufHighWatermark: 1 << 20 });
+    try {
+      const socket = await connect(srv.port);
+      socket.pause();
+      let wrote = 0;
+      // Keep writing requests without reading: the server must stop consuming them.
+      for (let i = 0; i < 400; i++) {
+        if (!socket.write(get('/'))) break;
+        wrote++;
+      }
+      await wait(300);
+      const received: Buffer[] = [];
+      socket.on('data', (d) => received.push(d));
+      socket.resume();
+      socket.end();
+      await closed(socket);
+      const { responses } = parseResponses(Buffer.concat(received));
+      expect(responses.length).to.equal(wrote);
+    } finally {
+      await srv.close();
+    }
+  });
+});
