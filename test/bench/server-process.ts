@@ -1,0 +1,83 @@
+// Starting and stopping one benchmark server in its own process, and reading
+// its resident memory from /proc.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { FILE_ENV, type ServerAnnouncement } from './routes.js';
+
+export type ServerName = 'garcon' | 'node:http';
+
+export const SERVER_NAMES: readonly ServerName[] = ['garcon', 'node:http'];
+
+const SCRIPTS: Record<ServerName, string> = {
+  garcon: path.join(__dirname, 'garcon-server.js'),
+  'node:http': path.join(__dirname, 'node-server.js'),
+};
+
+/** How long a server may take to announce its port or to exit on SIGTERM. */
+const START_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+export interface ServerOptions {
+  /** File served at /file, or null. */
+  file: string | null;
+  /** Write a V8 CPU profile into this directory when the server exits. */
+  cpuProfileDir: string | null;
+}
+
+export class ServerProcess {
+  readonly name: ServerName;
+  readonly port: number;
+  readonly #child: ChildProcess;
+
+  private constructor(name: ServerName, port: number, child: ChildProcess) {
+    this.name = name;
+    this.port = port;
+    this.#child = child;
+  }
+
+  static async start(name: ServerName, options: ServerOptions): Promise<ServerProcess> {
+    const nodeArgs = options.cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
+    const env = { ...process.env };
+    if (options.file !== null) env[FILE_ENV] = options.file;
+    const child = spawn(process.execPath, [...nodeArgs, SCRIPTS[name]], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} server did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      const lines = readline.createInterface({ input: child.stdout! });
+      lines.once('line', (line) => {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as ServerAnnouncement).port);
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${name} server exited with code ${code} before listening`));
+      });
+    });
+    return new ServerProcess(name, port, child);
+  }
+
+  get pid(): number {
+    return this.#child.pid!;
+  }
+
+  /** Resident set size in bytes (VmRSS of /proc/PID/status). */
+  rss(): number {
+    const status = fs.readFileSync(`/proc/${this.pid}/status`, 'latin1');
+    const match = /VmRSS:\s+(\d+) kB/.exec(status);
+    if (match === null) throw new Error(`no VmRSS for pid ${this.pid}`);
+    return Number(match[1]) * 1024;
+  }
+
+  /** SIGTERM (the server exits cleanly, writing any CPU profile), SIGKILL if it hangs. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+}
