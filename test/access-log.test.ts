@@ -1,0 +1,161 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import sinon from 'sinon';
+import {
+  apacheTime,
+  createAccessLog,
+  escapeLogField,
+  formatCombined,
+  formatJson,
+  type AccessEntry,
+} from '../src/access-log.js';
+import { makeAdjustments } from '../src/adjustments.js';
+import { InvalidOptionError } from '../src/errors.js';
+import type { Logger } from '../src/types.js';
+
+function entry(overrides: Partial<AccessEntry> = {}, environ: Record<string, unknown> = {}): AccessEntry {
+  return {
+    environ: {
+      REMOTE_ADDR: '203.0.113.7',
+      REQUEST_METHOD: 'GET',
+      REQUEST_URI: '/path?q=1',
+      SERVER_PROTOCOL: 'HTTP/1.1',
+      HTTP_REFERER: 'http://example.com/',
+      HTTP_USER_AGENT: 'curl/8.0',
+      ...environ,
+    },
+    status: '200 OK',
+    bytesSent: 1234,
+    startTime: 1_000_000_000n,
+    endTime: 1_002_345_678n,
+    ...overrides,
+  };
+}
+
+const WHEN = new Date(Date.UTC(2024, 9, 5, 13, 5, 9));
+
+describe('access log', () => {
+  let savedTz: string | undefined;
+  beforeEach(() => {
+    savedTz = process.env.TZ;
+    process.env.TZ = 'UTC';
+  });
+  afterEach(() => {
+    if (savedTz === undefined) delete process.env.TZ;
+    else process.env.TZ = savedTz;
+  });
+
+  describe('apacheTime', () => {
+    it('formats local time with the UTC offset', () => {
+      expect(apacheTime(WHEN)).to.equal('[05/Oct/2024:13:05:09 +0000]');
+      process.env.TZ = 'XYZ+07'; // POSIX form: seven hours west of UTC
+      expect(apacheTime(WHEN)).to.equal('[05/Oct/2024:06:05:09 -0700]');
+      process.env.TZ = 'ABC-05';
+      expect(apacheTime(WHEN)).to.equal('[05/Oct/2024:18:05:09 +0500]');
+    });
+  });
+
+  describe('escapeLogField', () => {
+    it('escapes quotes, backslashes and everything outside printable ASCII', () => {
+      expect(escapeLogField('plain text/1.0')).to.equal('plain text/1.0');
+      expect(escapeLogField('say "hi" \\ bye')).to.equal('say \\"hi\\" \\\\ bye');
+      expect(escapeLogField('a\r\nb\tc\x00\x7f')).to.equal('a\\x0d\\x0ab\\x09c\\x00\\x7f');
+      expect(escapeLogField('caf\xe9 \u20ac')).to.equal('caf\\xe9 \\u20ac');
+    });
+  });
+
+  describe('combined format', () => {
+    it('writes the Apache combined fields and the response time', () => {
+      expect(formatCombined(entry(), WHEN)).to.equal(
+        '203.0.113.7 - - [05/Oct/2024:13:05:09 +0000] "GET /path?q=1 HTTP/1.1" 200 1234 "http://example.com/" "curl/8.0" 2.345ms',
+      );
+    });
+
+    it('uses - for no bytes, no referer, no user agent and no user; shows REMOTE_USER', () => {
+      const line = formatCombined(entry({ status: '304 Not Modified', bytesSent: 0 }, { HTTP_REFERER: undefined, HTTP_USER_AGENT: '', REMOTE_USER: 'bob' }), WHEN);
+      expect(line).to.equal('203.0.113.7 - bob [05/Oct/2024:13:05:09 +0000] "GET /path?q=1 HTTP/1.1" 304 - "-" "-" 2.345ms');
+    });
+
+    it('cannot be made to forge lines or fields by the client', () => {
+      const line = formatCombined(entry({}, { REQUEST_URI: '/x" 200 1 "-" "-"\n1.2.3.4 - -', HTTP_USER_AGENT: 'evil"\r\nagent' }), WHEN);
+      expect(line).to.not.include('\n');
+      expect(line).to.include('"GET /x\\" 200 1 \\"-\\" \\"-\\"\\x0a1.2.3.4 - - HTTP/1.1"');
+      expect(line).to.include('"evil\\"\\x0d\\x0aagent"');
+    });
+  });
+
+  describe('json format', () => {
+    it('writes one object with the same facts', () => {
+      const parsed = JSON.parse(formatJson(entry({}, { REQUEST_URI: '/a\nb' }), WHEN)) as Record<string, unknown>;
+      expect(parsed).to.deep.equal({
+        time: '2024-10-05T13:05:09.000Z',
+        remoteAddr: '203.0.113.7',
+        remoteUser: null,
+        method: 'GET',
+        uri: '/a\nb',
+        protocol: 'HTTP/1.1',
+        status: 200,
+        bytes: 1234,
+        referer: 'http://example.com/',
+        userAgent: 'curl/8.0',
+        durationMs: 2.345,
+      });
+      expect(formatJson(entry(), WHEN)).to.not.include('\n');
+    });
+  });
+
+  describe('createAccessLog', () => {
+    const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+    it('is null when the access log is off (the default)', () => {
+      expect(createAccessLog(makeAdjustments({ logger: silent }))).to.equal(null);
+      expect(createAccessLog(makeAdjustments({ logger: silent, accessLog: 'off' }))).to.equal(null);
+    });
+
+    it('writes to stdout when turned on without a logger', () => {
+      const write = sinon.stub(process.stdout, 'write').returns(true);
+      try {
+        const log = createAccessLog(makeAdjustments({ accessLog: true, logLevel: 'silent' }));
+        log?.(entry());
+      } finally {
+        write.restore();
+      }
+      expect(write.callCount).to.equal(1);
+      expect(String(write.firstCall.args[0])).to.match(/^203\.0\.113\.7 - - \[.*\] "GET \/path\?q=1 HTTP\/1\.1" 200 1234 .*ms\n$/);
+    });
+
+    it('goes through logger.info when a logger was given', () => {
+      const logger = { ...silent, info: sinon.spy() };
+      const log = createAccessLog(makeAdjustments({ logger, accessLog: 'yes', accessLogFormat: 'json' }));
+      log?.(entry());
+      expect(logger.info.callCount).to.equal(1);
+      expect(JSON.parse(String(logger.info.firstCall.args[0]))).to.include({ status: 200, method: 'GET' });
+    });
+
+    it('appends to a file', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-access-'));
+      const file = path.join(dir, 'access.log');
+      try {
+        fs.writeFileSync(file, 'earlier line\n');
+        const log = createAccessLog(makeAdjustments({ logger: silent, accessLog: file }));
+        log?.(entry());
+        log?.(entry({ status: '404 Not Found', bytesSent: 0 }));
+        const lines = fs.readFileSync(file, 'utf8').split('\n');
+        expect(lines).to.have.length(4);
+        expect(lines[0]).to.equal('earlier line');
+        expect(lines[1]).to.include('" 200 1234 ');
+        expect(lines[2]).to.include('" 404 - ');
+        expect(lines[3]).to.equal('');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('fails at start-up when the file cannot be opened', () => {
+      const adj = makeAdjustments({ logger: silent, accessLog: path.join(os.tmpdir(), 'no-such-dir-garcon', 'a.log') });
+      expect(() => createAccessLog(adj)).to.throw(InvalidOptionError, /^Cannot open access log ".*a\.log": ENOENT/);
+    });
+  });
+});
