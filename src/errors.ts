@@ -108,3 +108,10 @@ export class ConfigFileError extends GarconError {
     super('GARCON_ERR_CONFIG_FILE', message);
   }
 }
+
+/** garcon-serve was given a bad command line (unknown flag, missing value, no app). */
+export class CommandLineError extends GarconError {
+  constructor(message: string) {
+    super('GARCON_ERR_COMMAND_LINE', message);
+  }
+}
