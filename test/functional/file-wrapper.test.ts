@@ -1,0 +1,79 @@
+// wsgi.file_wrapper: seekable files are sized and streamed from the file; the
+// others are iterated like any body (contract decision 5, Waitress 5.11).
+
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeApp } from '../../fixtures/file-wrapper.js';
+import { get, send, startServer, type Running } from '../helpers/http.js';
+
+const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+describe('wsgi.file_wrapper', () => {
+  const file = path.join(os.tmpdir(), `garcon-test-${process.pid}-wrapped.bin`);
+  const content = randomBytes(100_000);
+  let srv: Running;
+
+  before(async () => {
+    fs.writeFileSync(file, content);
+    srv = await startServer(makeApp(file));
+  });
+  after(async () => {
+    await srv.close();
+    fs.rmSync(file, { force: true });
+  });
+
+  for (const route of ['/filelike', '/filelike_nocl', '/filelike_longcl', '/fd', '/fd_nocl']) {
+    it(`${route}: exact Content-Length from the file, whole content, connection kept`, async () => {
+      const ex = await send(srv.port, get(route) + get(route), { responses: 2 });
+      for (const res of ex.responses) {
+        expect(res.headers['content-length']).to.equal(String(content.length));
+        expect(sha(res.body)).to.equal(sha(content));
+        expect(res.headers).to.not.have.property('connection');
+      }
+    });
+  }
+
+  it('/filelike_offset: sized from the current position', async () => {
+    const ex = await send(srv.port, get('/filelike_offset_nocl'), { responses: 1 });
+    expect(ex.responses[0]!.headers['content-length']).to.equal(String(content.length - 3));
+    expect(sha(ex.responses[0]!.body)).to.equal(sha(content.subarray(3)));
+  });
+
+  for (const route of ['/filelike_shortcl', '/notfilelike_shortcl']) {
+    it(`${route}: exactly the declared byte, twice on one connection`, async () => {
+      const ex = await send(srv.port, get(route) + get(route), { responses: 2 });
+      expect(ex.responses.map((r) => r.body.length)).to.deep.equal([1, 1]);
+      expect(ex.responses[0]!.body[0]).to.equal(content[0]);
+    });
+  }
+
+  it('/notfilelike: iterated in blocks with the app\'s Content-Length', async () => {
+    const ex = await send(srv.port, get('/notfilelike') + get('/notfilelike'), { responses: 2 });
+    expect(ex.responses.map((r) => sha(r.body))).to.deep.equal([sha(content), sha(content)]);
+  });
+
+  it('/notfilelike_nocl: chunked on HTTP/1.1, close-delimited on HTTP/1.0', async () => {
+    const ex11 = await send(srv.port, get('/notfilelike_nocl'), { responses: 1 });
+    expect(ex11.responses[0]!.headers['transfer-encoding']).to.equal('chunked');
+    expect(sha(ex11.responses[0]!.body)).to.equal(sha(content));
+    const ex10 = await send(srv.port, 'GET /notfilelike_nocl HTTP/1.0\r\n\r\n');
+    expect(ex10.responses[0]!.headers).to.not.have.property('content-length');
+    expect(sha(ex10.responses[0]!.body)).to.equal(sha(content));
+    expect(ex10.closed).to.equal(true);
+  });
+
+  it('/notfilelike_longcl: too few bytes for the declared length closes the connection', async () => {
+    const ex = await send(srv.port, get('/notfilelike_longcl') + get('/'));
+    expect(ex.raw.toString('latin1')).to.contain(`Content-Length: ${content.length + 10}\r\n`);
+    expect(ex.closed).to.equal(true);
+  });
+
+  it('HEAD sends the size but no bytes', async () => {
+    const ex = await send(srv.port, `HEAD /filelike HTTP/1.1\r\nHost: x\r\n\r\n` + get('/filelike_shortcl'), { responses: 2, methods: ['HEAD', 'GET'] });
+    expect(ex.responses[0]!.headers['content-length']).to.equal(String(content.length));
+    expect(ex.responses[1]!.body.length).to.equal(1);
+  });
+});
