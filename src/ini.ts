@@ -1,0 +1,212 @@
+// PasteDeploy-style ini files: Python ConfigParser syntax (sections, `key = value`
+// or `key: value`, indented continuation lines, # and ; comments, %(name)s
+// interpolation with `here` and `__file__`), and the [server:NAME] and
+// [logger_garcon] sections garcon-serve reads. Errors name the file, section and key.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { OPTIONS, castOption, findOption } from './adjustments.js';
+import { ConfigFileError, InvalidOptionError } from './errors.js';
+
+interface Entry {
+  value: string;
+  line: number;
+}
+
+/** Where a value came from, for messages: `app.ini [server:main] port`. */
+export function where(file: string, section: string, key?: string): string {
+  return `${file} [${section}]${key === undefined ? '' : ` ${key}`}`;
+}
+
+const MAX_INTERPOLATION_DEPTH = 10;
+
+export class IniFile {
+  /** Absolute path of the file. */
+  readonly file: string;
+  /** `[DEFAULT]` plus `here` and `__file__`: PasteDeploy's global conf. */
+  readonly defaults: ReadonlyMap<string, string>;
+  readonly #raw: Map<string, Map<string, Entry>>;
+  readonly #rawDefaults: Map<string, Entry>;
+
+  constructor(file: string, sections: Map<string, Map<string, Entry>>, defaults: Map<string, Entry>) {
+    this.file = file;
+    this.#raw = sections;
+    this.#rawDefaults = defaults;
+    defaults.set('here', { value: path.dirname(file), line: 0 });
+    defaults.set('__file__', { value: file, line: 0 });
+    const resolved = new Map<string, string>();
+    for (const key of defaults.keys()) resolved.set(key, this.#interpolate('DEFAULT', key, new Map(), 0));
+    this.defaults = resolved;
+  }
+
+  /** Directory of the file, the base for relative paths inside it. */
+  get here(): string {
+    return path.dirname(this.file);
+  }
+
+  get sectionNames(): string[] {
+    return [...this.#raw.keys()];
+  }
+
+  has(section: string): boolean {
+    return this.#raw.has(section);
+  }
+
+  /**
+   * The section's own keys with interpolated values. Keys that also appear in
+   * [DEFAULT] are left out: PasteDeploy treats them as global conf only.
+   */
+  section(section: string): Map<string, string> {
+    const entries = this.#raw.get(section);
+    if (entries === undefined) throw new ConfigFileError(`${this.file}: no section [${section}]`);
+    const out = new Map<string, string>();
+    for (const key of entries.keys()) {
+      if (this.#rawDefaults.has(key)) continue;
+      out.set(key, this.#interpolate(section, key, entries, 0));
+    }
+    return out;
+  }
+
+  /** Resolve %(name)s references (section keys first, then defaults); %% is a literal %. */
+  #interpolate(section: string, key: string, entries: Map<string, Entry>, depth: number): string {
+    const entry = entries.get(key) ?? this.#rawDefaults.get(key);
+    if (entry === undefined) throw new ConfigFileError(`${where(this.file, section, key)}: no such key`);
+    if (depth > MAX_INTERPOLATION_DEPTH) {
+      throw new ConfigFileError(`${where(this.file, section, key)}: interpolation is nested too deeply (a reference loop?)`);
+    }
+    const text = entry.value;
+    let out = '';
+    let i = 0;
+    while (i < text.length) {
+      const pct = text.indexOf('%', i);
+      if (pct === -1) {
+        out += text.slice(i);
+        break;
+      }
+      out += text.slice(i, pct);
+      if (text[pct + 1] === '%') {
+        out += '%';
+        i = pct + 2;
+        continue;
+      }
+      const close = text.indexOf(')s', pct);
+      if (text[pct + 1] !== '(' || close === -1) {
+        throw new ConfigFileError(`${where(this.file, section, key)}: bad interpolation at "${text.slice(pct)}" (use %(name)s, or %% for a %)`);
+      }
+      const name = text.slice(pct + 2, close);
+      if (!entries.has(name) && !this.#rawDefaults.has(name)) {
+        throw new ConfigFileError(`${where(this.file, section, key)}: %(${name})s names no key of [${section}] or [DEFAULT]`);
+      }
+      out += this.#interpolate(section, name, entries, depth + 1);
+      i = close + 2;
+    }
+    return out;
+  }
+}
+
+/** Parse ini text. `file` is used for relative paths (here) and in messages. */
+export function parseIni(text: string, file: string): IniFile {
+  const sections = new Map<string, Map<string, Entry>>();
+  const defaults = new Map<string, Entry>();
+  let current: Map<string, Entry> | null = null;
+  let currentName = '';
+  let lastEntry: Entry | null = null;
+  const lines = text.split('\n');
+  lines.forEach((rawLine, index) => {
+    const lineNo = index + 1;
+    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+    const trimmed = line.trim();
+    const fail = (why: string) => new ConfigFileError(`${file}:${lineNo}: ${why}`);
+    if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) {
+      if (trimmed === '') lastEntry = null; // a blank line ends a multi-line value
+      return;
+    }
+    if (/^[ \t]/.test(line) && lastEntry !== null) {
+      lastEntry.value += `\n${trimmed}`; // continuation line
+      return;
+    }
+    if (trimmed.startsWith('[')) {
+      if (!trimmed.endsWith(']')) throw fail(`bad section header ${JSON.stringify(trimmed)}`);
+      currentName = trimmed.slice(1, -1).trim();
+      if (currentName === 'DEFAULT') {
+        current = defaults;
+      } else {
+        if (sections.has(currentName)) throw fail(`section [${currentName}] appears twice`);
+        current = new Map();
+        sections.set(currentName, current);
+      }
+      lastEntry = null;
+      return;
+    }
+    if (current === null) throw fail('a key outside any [section]');
+    const eq = line.indexOf('=');
+    const colon = line.indexOf(':');
+    const split = eq === -1 ? colon : colon === -1 ? eq : Math.min(eq, colon);
+    if (split === -1) throw fail(`expected "key = value" in [${currentName}], got ${JSON.stringify(trimmed)}`);
+    const key = line.slice(0, split).trim();
+    if (key === '') throw fail(`empty key in [${currentName}]`);
+    if (current.has(key)) throw fail(`key "${key}" appears twice in [${currentName}]`);
+    lastEntry = { value: line.slice(split + 1).trim(), line: lineNo };
+    current.set(key, lastEntry);
+  });
+  return new IniFile(file, sections, defaults);
+}
+
+/** Read and parse an ini file; a missing or unreadable file is a ConfigFileError. */
+export function readIni(file: string): IniFile {
+  const absolute = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(absolute, 'utf8');
+  } catch (err) {
+    throw new ConfigFileError(`Cannot read config file ${absolute}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseIni(text, absolute);
+}
+
+/** `use` values in a server section that mean "this server" (Waitress's and garcon's own). */
+const SERVER_USES = new Set(['egg:waitress#main', 'egg:garcon#main', 'garcon', 'waitress']);
+
+/**
+ * The options of [server:NAME] (falling back to [server:main], then none) as
+ * camelCase text values, each checked against the options table so that a bad
+ * value is reported with its file, section and key. [logger_garcon] `level`
+ * becomes logLevel.
+ */
+export function serverOptionsFromIni(ini: IniFile, name = 'main'): Record<string, string> {
+  const options: Record<string, string> = {};
+  const sectionName = ini.has(`server:${name}`) ? `server:${name}` : ini.has('server:main') ? 'server:main' : null;
+  if (sectionName !== null) {
+    for (const [key, value] of ini.section(sectionName)) {
+      if (key === 'use') {
+        if (!SERVER_USES.has(value)) {
+          throw new ConfigFileError(`${where(ini.file, sectionName, key)}: garcon serves with "egg:garcon#main", not ${JSON.stringify(value)}`);
+        }
+        continue;
+      }
+      const spec = OPTIONS.find((o) => o.snake === key);
+      if (spec === undefined) {
+        const camel = findOption(key);
+        const hint = camel ? ` (ini keys use underscores: ${camel.snake})` : '';
+        throw new ConfigFileError(`${where(ini.file, sectionName, key)}: unknown option${hint}`);
+      }
+      if (spec.flag === null) throw new ConfigFileError(`${where(ini.file, sectionName, key)}: "${spec.name}" can only be given in code`);
+      options[spec.name] = checked(ini, sectionName, key, spec.name, value);
+    }
+  }
+  if (ini.has('logger_garcon')) {
+    const level = ini.section('logger_garcon').get('level');
+    if (level !== undefined) options.logLevel = checked(ini, 'logger_garcon', 'level', 'logLevel', level);
+  }
+  return options;
+}
+
+function checked(ini: IniFile, section: string, key: string, option: string, value: string): string {
+  try {
+    castOption(findOption(option)!, value);
+  } catch (err) {
+    if (err instanceof InvalidOptionError) throw new ConfigFileError(`${where(ini.file, section, key)}: ${err.message}`);
+    throw err;
+  }
+  return value;
+}
