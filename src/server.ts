@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { createAccessLog } from './access-log.js';
 import { formatServingUrl, makeAdjustments, resolveListen, type Adjustments, type ServeOptions } from './adjustments.js';
 import { Channel, type ChannelHost } from './channel.js';
 import { buildEnviron, type EnvironSettings } from './environ.js';
@@ -65,7 +66,7 @@ export class GarconServer implements ChannelHost {
       ident: adj.ident,
       exposeTracebacks: adj.exposeTracebacks,
       logger: adj.logger,
-      onResponse: null,
+      onResponse: createAccessLog(adj),
     };
   }
 

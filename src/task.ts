@@ -6,6 +6,7 @@
 // the app returns a Promise or an AsyncIterable, or the socket needs to drain.
 
 import * as fs from 'node:fs';
+import type { AccessEntry } from './access-log.js';
 import { AppContractError, ClientDisconnected, HttpError, InternalServerError } from './errors.js';
 import { FileWrapper } from './file-wrapper.js';
 import { httpDate } from './http-date.js';
@@ -31,8 +32,8 @@ export interface TaskSettings {
   ident: string | null;
   exposeTracebacks: boolean;
   logger: Logger;
-  /** Called once per finished response (access log), or null. */
-  onResponse: ((environ: Environ, status: string, bytesSent: number, startTime: bigint) => void) | null;
+  /** Called once per finished response (the access log), or null. */
+  onResponse: ((entry: AccessEntry) => void) | null;
 }
 
 /** How a task ended, for the channel. */
@@ -323,7 +324,13 @@ export class Task {
   #end(status: string, keepAlive: boolean): void {
     this.#finished = true;
     if (this.#settings.onResponse && this.#environ) {
-      this.#settings.onResponse(this.#environ, status, this.#bytesSent, this.#startTime);
+      this.#settings.onResponse({
+        environ: this.#environ,
+        status,
+        bytesSent: this.#bytesSent,
+        startTime: this.#startTime,
+        endTime: process.hrtime.bigint(),
+      });
     }
     this.#done({ keepAlive });
   }
