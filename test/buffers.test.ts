@@ -1,0 +1,104 @@
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import { BodyBuffer, emptyInput } from '../src/buffers.js';
+
+function filled(text: string, overflow: number, pieces = 3): BodyBuffer {
+  const body = new BodyBuffer(overflow);
+  const step = Math.ceil(text.length / pieces);
+  for (let i = 0; i < text.length; i += step) body.append(Buffer.from(text.slice(i, i + step), 'latin1'));
+  return body;
+}
+
+describe('BodyBuffer and wsgi.input', () => {
+  const text = 'first line\nsecond\n\nlast without newline';
+
+  for (const [label, overflow] of [['in memory', 1 << 20], ['spilled to a temp file', 8]] as const) {
+    describe(label, () => {
+      let body: BodyBuffer;
+      beforeEach(() => {
+        body = filled(text, overflow);
+      });
+      afterEach(() => body.close());
+
+      it('knows where it lives and how long it is', () => {
+        expect(body.spilled).to.equal(overflow === 8);
+        expect(body.length).to.equal(text.length);
+      });
+
+      it('read() with no size, undefined, null or -1 reads to the end', () => {
+        for (const size of [undefined, null, -1]) {
+          const input = body.input();
+          expect(input.read(size).toString('latin1')).to.equal(text);
+          expect(input.read().length).to.equal(0);
+        }
+      });
+
+      it('read(n) reads at most n bytes and advances', () => {
+        const input = body.input();
+        expect(input.read(5).toString()).to.equal('first');
+        expect(input.tell()).to.equal(5);
+        expect(input.read(1000).toString()).to.equal(text.slice(5));
+        expect(input.read(3).length).to.equal(0);
+      });
+
+      it('readline() stops after LF, honours a size, and returns empty at the end', () => {
+        const input = body.input();
+        expect(input.readline().toString()).to.equal('first line\n');
+        expect(input.readline(3).toString()).to.equal('sec');
+        expect(input.readline().toString()).to.equal('ond\n');
+        expect(input.readline().toString()).to.equal('\n');
+        expect(input.readline().toString()).to.equal('last without newline');
+        expect(input.readline().length).to.equal(0);
+      });
+
+      it('readlines() and iteration yield every line; a hint stops early', () => {
+        expect(body.input().readlines().map(String)).to.deep.equal(['first line\n', 'second\n', '\n', 'last without newline']);
+        expect(body.input().readlines(5).map(String)).to.deep.equal(['first line\n']);
+        expect([...body.input()].map(String)).to.have.length(4);
+      });
+
+      it('seek() from the start, the current position and the end', () => {
+        const input = body.input();
+        expect(input.seek(6)).to.equal(6);
+        expect(input.read(4).toString()).to.equal('line');
+        expect(input.seek(-4, 1)).to.equal(6);
+        expect(input.seek(-7, 2)).to.equal(text.length - 7);
+        expect(input.read().toString()).to.equal('newline');
+        expect(() => input.seek(-1)).to.throw(RangeError);
+        expect(() => input.seek(0, 7)).to.throw(RangeError);
+      });
+
+      it('close() makes further reads empty', () => {
+        const input = body.input();
+        input.close();
+        expect(input.read().length).to.equal(0);
+      });
+    });
+  }
+
+  it('spills exactly when the size reaches the threshold', () => {
+    const body = new BodyBuffer(10);
+    body.append(Buffer.alloc(9));
+    expect(body.spilled).to.equal(false);
+    body.append(Buffer.alloc(0));
+    body.append(Buffer.alloc(1));
+    expect(body.spilled).to.equal(true);
+    body.close();
+    body.close();
+  });
+
+  it('a spilled body leaves no file behind and releases its descriptor on close', () => {
+    const before = fs.readdirSync('/proc/self/fd').length;
+    const body = filled('x'.repeat(100), 10);
+    expect(fs.readdirSync('/proc/self/fd').length).to.equal(before + 1);
+    body.close();
+    expect(fs.readdirSync('/proc/self/fd').length).to.equal(before);
+  });
+
+  it('emptyInput() reads nothing', () => {
+    const input = emptyInput();
+    expect(input.read().length).to.equal(0);
+    expect(input.readline().length).to.equal(0);
+    expect(input.readlines()).to.deep.equal([]);
+  });
+});

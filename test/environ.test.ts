@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import { BodyBuffer } from '../src/buffers.js';
+import { buildEnviron, collapseLeadingSlashes } from '../src/environ.js';
+import { fileWrapper } from '../src/file-wrapper.js';
+import { ParsedRequest } from '../src/request.js';
+
+function request(): ParsedRequest {
+  const r = new ParsedRequest();
+  r.method = 'POST';
+  r.target = '//a/b%20c?q=1#f';
+  r.path = '//a/b c';
+  r.query = 'q=1';
+  r.version = '1.1';
+  r.headers.HTTP_HOST = 'example.com';
+  r.headers.CONTENT_TYPE = 'text/plain';
+  r.headers.CONTENT_LENGTH = '3';
+  r.body = new BodyBuffer(1024);
+  r.body.append(Buffer.from('abc'));
+  return r;
+}
+
+const conn = { remoteAddr: '10.0.0.1', remotePort: '5555', serverPort: '8080', clientDisconnected: () => false };
+const settings = { serverName: 'localhost', urlScheme: 'http', ident: 'garcon', multiprocess: false };
+
+describe('buildEnviron', () => {
+  it('fills every PEP 3333 key from the request and the connection', () => {
+    const env = buildEnviron(request(), conn, settings);
+    expect(env).to.include({
+      REQUEST_METHOD: 'POST', SCRIPT_NAME: '', PATH_INFO: '/a/b c', QUERY_STRING: 'q=1',
+      REQUEST_URI: '//a/b%20c?q=1#f', RAW_URI: '//a/b%20c?q=1#f', SERVER_NAME: 'localhost', SERVER_PORT: '8080',
+      SERVER_PROTOCOL: 'HTTP/1.1', SERVER_SOFTWARE: 'garcon', REMOTE_ADDR: '10.0.0.1', REMOTE_HOST: '10.0.0.1',
+      REMOTE_PORT: '5555', HTTP_HOST: 'example.com', CONTENT_TYPE: 'text/plain', CONTENT_LENGTH: '3',
+      'wsgi.url_scheme': 'http', 'wsgi.input_terminated': true, 'wsgi.multithread': true, 'wsgi.multiprocess': false,
+      'wsgi.run_once': false,
+    });
+    expect(env['wsgi.version']).to.deep.equal([1, 0]);
+    expect(env['wsgi.input'].read().toString()).to.equal('abc');
+    expect(env['wsgi.file_wrapper']).to.equal(fileWrapper);
+    expect(env['garcon.client_disconnected']()).to.equal(false);
+    expect(typeof env['wsgi.errors'].write).to.equal('function');
+  });
+
+  it('keys are own enumerable properties (contract decision 2)', () => {
+    const keys = Object.keys(buildEnviron(request(), conn, settings));
+    expect(keys).to.include.members(['HTTP_HOST', 'CONTENT_TYPE', 'CONTENT_LENGTH', 'wsgi.input']);
+  });
+
+  it('HTTP/1.0, no ident and no body', () => {
+    const r = new ParsedRequest();
+    r.path = '/';
+    const env = buildEnviron(r, conn, { ...settings, ident: null, multiprocess: true });
+    expect(env.SERVER_PROTOCOL).to.equal('HTTP/1.0');
+    expect(env.SERVER_SOFTWARE).to.equal('');
+    expect(env['wsgi.multiprocess']).to.equal(true);
+    expect(env['wsgi.input'].read().length).to.equal(0);
+    expect(env).to.not.have.property('CONTENT_LENGTH');
+  });
+});
+
+describe('collapseLeadingSlashes', () => {
+  const cases: [string, string][] = [['///abc', '/abc'], ['//x//y', '/x//y'], ['/a', '/a'], ['', ''], ['*', '*'], ['/', '/'], ['//', '/']];
+  for (const [input, output] of cases) {
+    it(`${JSON.stringify(input)} -> ${JSON.stringify(output)}`, () => expect(collapseLeadingSlashes(input)).to.equal(output));
+  }
+});

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { AppContractError } from '../src/errors.js';
+import { serializeHead, statusAllowsBody, validateAppHead, type Framing } from '../src/response-head.js';
+
+const framing: Framing = { version: '1.1', contentLength: null, sendContentLength: true, chunked: false, connection: null, date: 'D', ident: 'garcon' };
+
+describe('validateAppHead', () => {
+  it('accepts a normal head and reads Content-Length, Date and Server', () => {
+    const head = validateAppHead('200 OK', [['Content-Length', '007'], ['Date', 'x'], ['server', 'y']]);
+    expect(head).to.include({ code: 200, contentLength: 7, hasDate: true, hasServer: true });
+  });
+
+  const refused: [string, unknown, unknown][] = [
+    ['a status that is not a string', 200, []],
+    ['a status without three digits', '20 OK', []],
+    ['a status with CR LF', '200 OK\r\nX: y', []],
+    ['a status with no space after the code', '200OK', []],
+    ['headers that are not an array', '200 OK', {}],
+    ['a header that is not a pair', '200 OK', [['a']]],
+    ['a header value that is not a string', '200 OK', [['a', 1]]],
+    ['a header name with a space', '200 OK', [['Bad Name', 'v']]],
+    ['a header name with a colon', '200 OK', [['a:b', 'v']]],
+    ['an empty header name', '200 OK', [['', 'v']]],
+    ['LF in a value', '200 OK', [['X', 'a\nb']]],
+    ['NUL in a value', '200 OK', [['X', 'a\0b']]],
+    ['a character beyond latin-1', '200 OK', [['X', 'snow ☃']]],
+    ['Connection', '200 OK', [['Connection', 'close']]],
+    ['Transfer-Encoding', '200 OK', [['transfer-encoding', 'chunked']]],
+    ['Keep-Alive', '200 OK', [['Keep-Alive', 'timeout=5']]],
+    ['Upgrade', '200 OK', [['Upgrade', 'h2c']]],
+    ['TE', '200 OK', [['TE', 'trailers']]],
+    ['Trailer', '200 OK', [['Trailer', 'X']]],
+    ['Proxy-Authenticate', '200 OK', [['Proxy-Authenticate', 'x']]],
+    ['Proxy-Authorization', '200 OK', [['Proxy-Authorization', 'x']]],
+    ['Content-Length +5 (Q23)', '200 OK', [['Content-Length', '+5']]],
+    ['Content-Length -1', '200 OK', [['Content-Length', '-1']]],
+    ['Content-Length 5_0', '200 OK', [['Content-Length', '5_0']]],
+    ['two Content-Length headers', '200 OK', [['Content-Length', '1'], ['content-length', '1']]],
+  ];
+  for (const [label, status, headers] of refused) {
+    it(`refuses ${label}`, () => expect(() => validateAppHead(status, headers)).to.throw(AppContractError));
+  }
+
+  it('allows Trailers (not a hop-by-hop name) and obs-text in values', () => {
+    expect(() => validateAppHead('200 OK', [['Trailers', 'x'], ['X', 'caf\xe9\t!']])).to.not.throw();
+  });
+});
+
+describe('statusAllowsBody', () => {
+  it('is false for 1xx, 204 and 304 only', () => {
+    expect([100, 101, 199, 204, 304].map(statusAllowsBody)).to.deep.equal([false, false, false, false, false]);
+    expect([200, 201, 205, 301, 404, 500].map(statusAllowsBody)).to.deep.equal([true, true, true, true, true, true]);
+  });
+});
+
+describe('serializeHead', () => {
+  it('writes the status line, the app headers in order, then the server headers', () => {
+    const head = validateAppHead('200 OK', [['B', '1'], ['A', '2']]);
+    expect(serializeHead(head, { ...framing, chunked: true })).to.equal(
+      'HTTP/1.1 200 OK\r\nB: 1\r\nA: 2\r\nTransfer-Encoding: chunked\r\nDate: D\r\nServer: garcon\r\n\r\n');
+  });
+
+  it('adds a computed Content-Length and a Connection header', () => {
+    const head = validateAppHead('404 Not Found', []);
+    expect(serializeHead(head, { ...framing, version: '1.0', contentLength: 3, connection: 'keep-alive' })).to.equal(
+      'HTTP/1.0 404 Not Found\r\nContent-Length: 3\r\nConnection: keep-alive\r\nDate: D\r\nServer: garcon\r\n\r\n');
+  });
+
+  it('drops the app Content-Length where no body is allowed', () => {
+    const head = validateAppHead('304 Not Modified', [['Content-Length', '5'], ['ETag', '"x"']]);
+    expect(serializeHead(head, { ...framing, sendContentLength: false })).to.equal('HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nDate: D\r\nServer: garcon\r\n\r\n');
+  });
+
+  it('keeps the app Date and Server, adds Via, and handles a bare code and no ident', () => {
+    const head = validateAppHead('200', [['Date', 'mine'], ['Server', 'app']]);
+    expect(serializeHead(head, { ...framing, ident: null, connection: 'close' })).to.equal(
+      'HTTP/1.1 200 \r\nDate: mine\r\nServer: app\r\nConnection: close\r\nVia: garcon\r\n\r\n');
+  });
+});
