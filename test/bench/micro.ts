@@ -1,7 +1,8 @@
 // `npm run bench:micro`: mitata micro-benchmarks of the per-request helpers on
 // garcon's hot path, each fed a realistic input: head parsing, environ
 // building and adjusting, response-head validation and serialisation, the
-// Date header, and chunk framing in both directions.
+// Date header, and chunk framing in both directions. `--markdown` prints a
+// Markdown table instead of mitata's default report.
 
 import { makeAdjustments } from '../../src/adjustments.js';
 import { BodyBuffer } from '../../src/buffers.js';
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
     bench('response: Task, hello array body (Content-Length)', () => do_not_optimize(respond(helloApp, wrk, adjust)));
   });
 
-  await run();
+  await run({ colors: process.stdout.isTTY === true, format: process.argv.includes('--markdown') ? 'markdown' : 'mitata' });
 }
 
 main().catch((err: unknown) => {
