@@ -298,11 +298,15 @@ export async function startApache(binary: string, values: Record<string, string>
       load('headers', 'mod_headers.so'),
       load('proxy', 'mod_proxy.so'),
       load('proxy_http', 'mod_proxy_http.so'),
+      // httpd will not serve as root: its child takes this user, and needs no file of ours.
+      process.getuid?.() === 0 ? 'User nobody\nGroup nogroup' : '',
       // One child with a few threads: enough for sequential tests, light on a shared machine.
       'StartServers 1',
       'ServerLimit 1',
       'ThreadsPerChild 8',
       'MaxRequestWorkers 8',
+      'MinSpareThreads 1',
+      'MaxSpareThreads 16',
       `Listen 127.0.0.1:${port}`,
       'ServerName localhost',
       `Include ${path.join(NGINX_DIR, 'apache', 'garcon.conf')}`,

@@ -1,0 +1,92 @@
+// Apache httpd (Debian's apache2 with mod_proxy_http, started by the test) in
+// front of garcon serving the echo fixture, with nginx/apache/garcon.conf as shipped.
+
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import { app as echo } from '../../fixtures/echo.js';
+import { startServer, type Running } from '../helpers/http.js';
+import {
+  CLIENT_ADDRESS,
+  PROXY_HEADERS,
+  PUBLIC_HOST,
+  environOf,
+  request,
+  requestUrl,
+  requireBinary,
+  startApache,
+  type Daemon,
+} from './harness.js';
+
+describe('Apache httpd in front of garcon (apache/garcon.conf)', function () {
+  this.timeout(30_000);
+  let garcon: Running | undefined;
+  let proxy: Daemon | undefined;
+
+  before(async function () {
+    const apache = requireBinary(this, 'apache2');
+    garcon = await startServer(echo, { trustedProxy: '127.0.0.1', trustedProxyCount: 1, trustedProxyHeaders: PROXY_HEADERS });
+    proxy = await startApache(apache, { GARCON_UPSTREAM: `127.0.0.1:${garcon.port}` });
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    await garcon?.close();
+  });
+
+  it('gives the app the public host and port, the scheme and the real client address', async () => {
+    const { port } = proxy!;
+    const environ = environOf(await request({ port, path: '/hello/world?x=1' }));
+    expect(environ).to.include({
+      REMOTE_ADDR: CLIENT_ADDRESS,
+      HTTP_X_FORWARDED_FOR: CLIENT_ADDRESS,
+      SERVER_NAME: PUBLIC_HOST,
+      SERVER_PORT: String(port),
+      HTTP_HOST: `${PUBLIC_HOST}:${port}`,
+      'wsgi.url_scheme': 'http',
+      PATH_INFO: '/hello/world',
+      QUERY_STRING: 'x=1',
+    });
+    expect(requestUrl(environ)).to.equal(`http://${PUBLIC_HOST}:${port}/hello/world?x=1`);
+  });
+
+  it("does not let a client's own X-Forwarded-For or Forwarded choose REMOTE_ADDR", async () => {
+    const environ = environOf(await request({
+      port: proxy!.port,
+      path: '/',
+      headers: { 'X-Forwarded-For': '203.0.113.66', Forwarded: 'for=203.0.113.66' },
+    }));
+    expect(environ.REMOTE_ADDR).to.equal(CLIENT_ADDRESS);
+    expect(environ.HTTP_X_FORWARDED_FOR).to.equal(CLIENT_ADDRESS);
+    expect(environ).not.to.have.property('HTTP_FORWARDED');
+  });
+
+  it('does not let a client choose the scheme or port garcon reports', async () => {
+    const environ = environOf(await request({
+      port: proxy!.port,
+      path: '/',
+      headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Port': '1' },
+    }));
+    expect(environ).to.include({ 'wsgi.url_scheme': 'http', SERVER_PORT: String(proxy!.port) });
+  });
+
+  it('carries a request body intact', async () => {
+    const body = randomBytes(4 * 1024 * 1024);
+    const environ = environOf(await request({ port: proxy!.port, method: 'POST', path: '/upload', body })) as unknown as {
+      body_length: number;
+      body_sha256: string;
+    };
+    expect(environ.body_length).to.equal(body.length);
+    expect(environ.body_sha256).to.equal(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('reuses its backend connections: fewer garcon connections than requests', async () => {
+    const requests = 20;
+    const peerPorts = new Set<string>();
+    for (let i = 0; i < requests; i++) {
+      const environ = environOf(await request({ port: proxy!.port, path: `/keepalive/${i}` }));
+      peerPorts.add(environ.REMOTE_PORT!);
+    }
+    // One child process with 8 threads: at most one pooled connection per thread.
+    expect(peerPorts.size).to.be.at.most(8);
+  });
+});
