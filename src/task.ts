@@ -120,6 +120,8 @@ export class Task {
   };
 
   #write: WriteCallable = (chunk: Chunk) => {
+    // A write() kept past the end of its response would land in the next request's response.
+    if (this.#finished) throw new AppContractError('write() called after the response ended');
     if (!(chunk instanceof Uint8Array)) throw new AppContractError(`write() takes bytes (a Uint8Array), got ${typeof chunk}`);
     this.#writeBody(chunk);
   };

@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import { app as badLength } from '../../fixtures/bad-content-length.js';
 import { app as errorApp } from '../../fixtures/error.js';
 import { asyncStream, sleepy } from '../../fixtures/streaming.js';
-import { app as writeCallback } from '../../fixtures/write-callback.js';
+import { lateWriter, app as writeCallback } from '../../fixtures/write-callback.js';
+import { AppContractError } from '../../src/errors.js';
 import { get, send, startServer, type Running } from '../helpers/http.js';
 
 describe('the write() callable', () => {
@@ -34,6 +35,20 @@ describe('the write() callable', () => {
     expect(ex.raw.toString('latin1').endsWith('\r\n\r\nabcdefgh')).to.equal(true);
     expect(ex.closed).to.equal(true);
     expect(srv.logger.messages('warn').join()).to.contain('too few bytes (8) for specified Content-Length (9)');
+  });
+
+  it('a write() kept past the end of its response is refused, and nothing reaches the next response', async () => {
+    const late = lateWriter();
+    const server = await startServer(late.app);
+    try {
+      const ex = await send(server.port, get('/'), { responses: 1 });
+      expect(late.lateWrite()).to.be.instanceOf(AppContractError);
+      const again = await send(server.port, get('/'), { responses: 1 });
+      expect(ex.responses[0]!.body.toString()).to.equal('ok');
+      expect(again.raw.toString('latin1')).to.not.contain('late');
+    } finally {
+      await server.close();
+    }
   });
 
   it('HTTP/1.0 without Content-Length is close-delimited', async () => {
