@@ -60,13 +60,21 @@ describe('Apache httpd in front of garcon (apache/garcon.conf)', function () {
     expect(environ).not.to.have.property('HTTP_FORWARDED');
   });
 
-  it('does not let a client choose the scheme or port garcon reports', async () => {
+  it('does not let a client choose the scheme, host or port garcon reports', async () => {
+    const { port } = proxy!;
     const environ = environOf(await request({
-      port: proxy!.port,
+      port,
       path: '/',
-      headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Port': '1' },
+      // mod_proxy_http appends its X-Forwarded-Host to the client's; garcon takes the trusted last hop.
+      headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Port': '1' },
     }));
-    expect(environ).to.include({ 'wsgi.url_scheme': 'http', SERVER_PORT: String(proxy!.port) });
+    expect(environ).to.include({
+      'wsgi.url_scheme': 'http',
+      SERVER_NAME: PUBLIC_HOST,
+      SERVER_PORT: String(port),
+      HTTP_HOST: `${PUBLIC_HOST}:${port}`,
+      HTTP_X_FORWARDED_HOST: `${PUBLIC_HOST}:${port}`,
+    });
   });
 
   it('carries a request body intact', async () => {
