@@ -232,7 +232,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('shutdownTimeout', 'number', 30, 'Seconds a graceful shutdown waits for requests in flight before closing them.', SECONDS),
   row('accessLog', 'access-log', false, 'Log one line per request: on (through the logger on stdout) or to the given file.'),
   row('accessLogFormat', 'enum', 'combined', 'Access log line format: combined (Apache) or json.', { choices: ['combined', 'json'] }),
-  row('logLevel', 'enum', 'warn', 'Level of the default stderr logger: debug, info, warn, error or silent.', {
+  row('logLevel', 'enum', 'warn', 'Level of the default stderr logger: debug, info, warn, error or silent (garcon-serve uses info unless told).', {
     choices: ['debug', 'info', 'warn', 'error', 'silent'],
   }),
   row('logger', 'logger', null, 'Logger object with debug/info/warn/error methods (pino shape); default writes to stderr at logLevel.', {

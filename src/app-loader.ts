@@ -41,24 +41,24 @@ function typeName(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }
 
+const ownProperty = (holder: unknown, key: string): holder is Record<string, unknown> =>
+  holder !== null && (typeof holder === 'object' || typeof holder === 'function') && Object.prototype.hasOwnProperty.call(holder, key);
+
 /**
- * Walk a dotted export path from a module namespace. A CommonJS module's
- * properties may only be reachable through `default` (module.exports), so the
- * first step falls back to it.
+ * Walk a dotted export path from a module namespace (own properties only, so
+ * "constructor" or "__proto__" never resolve). A CommonJS module's properties may
+ * only be reachable through `default` (module.exports), so the first step falls back to it.
  */
 export function walkExport(namespace: Record<string, unknown>, dotted: string, what: string): unknown {
   const parts = dotted === '' ? ['default'] : dotted.split('.');
-  let current: unknown = namespace;
+  // ES modules compiled to CommonJS (TypeScript, Babel) mark their exports object with
+  // __esModule; their default export is that object's `default`, not the object itself.
+  const compiled = namespace.default;
+  let current: unknown = ownProperty(compiled, '__esModule') && compiled.__esModule === true ? compiled : namespace;
   parts.forEach((part, index) => {
-    let next: unknown;
-    if (current !== null && (typeof current === 'object' || typeof current === 'function') && part in (current as object)) {
-      next = (current as Record<string, unknown>)[part];
-    } else if (index === 0 && namespace.default !== null && typeof namespace.default === 'object' && part in namespace.default) {
-      next = (namespace.default as Record<string, unknown>)[part];
-    } else {
-      throw new AppResolutionError(`Cannot import ${what}: module has no export "${parts.slice(0, index + 1).join('.')}"`);
-    }
-    current = next;
+    if (ownProperty(current, part)) current = current[part];
+    else if (index === 0 && ownProperty(compiled, part)) current = compiled[part];
+    else throw new AppResolutionError(`Cannot import ${what}: module has no export "${parts.slice(0, index + 1).join('.')}"`);
   });
   return current;
 }

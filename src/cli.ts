@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// garcon-serve: serve an application from the command line or an ini file, with
+// graceful shutdown on SIGTERM/SIGINT (a second signal exits at once) and
+// optional worker processes.
+//
+// Exit codes: 0 after a graceful shutdown or --help; 1 for a bad command line,
+// configuration or application, a failure to listen, or a shutdown cut short.
+
+import cluster from 'node:cluster';
+import { makeAdjustments } from './adjustments.js';
+import { loadAppTarget, loadIniApp, splitConfigSpec } from './app-loader.js';
+import { parseCommandLine, usage, type CommandLine } from './cli-args.js';
+import { AppResolutionError, CommandLineError, GarconError } from './errors.js';
+import { readIni, serverOptionsFromIni, type IniFile } from './ini.js';
+import { createLogger } from './logger.js';
+import { createServer, serve } from './server.js';
+import type { App, Logger } from './types.js';
+import { runPrimary, serveAsWorker } from './workers.js';
+
+/** Options that choose the listeners: given on the command line, they replace the ini file's. */
+const LISTENER_OPTIONS = ['listen', 'host', 'port', 'unixSocket', 'sockets'];
+
+interface Plan {
+  cmd: CommandLine;
+  ini: IniFile | null;
+  appName: string;
+  options: Record<string, string>;
+}
+
+function plan(argv: readonly string[]): Plan {
+  const cmd = parseCommandLine(argv);
+  let ini: IniFile | null = null;
+  let appName = 'main';
+  let options: Record<string, string> = {};
+  if (cmd.config !== null) {
+    const { file, name } = splitConfigSpec(cmd.config);
+    ini = readIni(file);
+    appName = name;
+    options = serverOptionsFromIni(ini, name);
+    if (LISTENER_OPTIONS.some((o) => o in cmd.options)) for (const o of LISTENER_OPTIONS) delete options[o];
+  }
+  options = { ...options, ...cmd.options };
+  // As waitress-serve: the command line shows info messages unless told otherwise.
+  options.logLevel ??= 'info';
+  if (!cmd.help && cmd.app === null && ini === null) throw new CommandLineError('Specify an application');
+  return { cmd, ini, appName, options };
+}
+
+async function loadApplication(p: Plan): Promise<App> {
+  if (p.cmd.app !== null) return (await loadAppTarget(p.cmd.app, { call: p.cmd.call })) as App;
+  return (await loadIniApp(p.ini as IniFile, p.appName)) as App;
+}
+
+/**
+ * First SIGTERM/SIGINT: graceful close, then exit 0; a second one: exit now.
+ * Returns the graceful start, for a cluster primary asking this worker to stop.
+ */
+function onShutdownSignals(logger: Logger, close: () => Promise<void>): () => void {
+  let stopping = false;
+  const begin = () => {
+    if (stopping) return;
+    stopping = true;
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('Error while shutting down', err);
+        process.exit(1);
+      },
+    );
+  };
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn(`${signal} received again: exiting without waiting`);
+      process.exit(1);
+    }
+    logger.info(`${signal} received: finishing requests in flight, then exiting`);
+    begin();
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return begin;
+}
+
+function report(err: unknown, withUsage: boolean): number {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`Error: ${message}\n`);
+  if (withUsage) process.stderr.write(`\n${usage()}`);
+  // Anything that is not one of ours is a bug or an app failure at import: show where.
+  if (!(err instanceof GarconError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return 1;
+}
+
+/**
+ * Run garcon-serve with `argv` (without node and the script). Resolves with an
+ * exit code when it is done at once (help, errors, the end of a worker cluster);
+ * a single server keeps running until a signal and exits from the handler.
+ */
+export async function main(argv: readonly string[]): Promise<number | null> {
+  let p: Plan;
+  try {
+    p = plan(argv);
+  } catch (err) {
+    return report(err, err instanceof CommandLineError);
+  }
+  if (p.cmd.help) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  try {
+    // Validate everything before forking, with warnings held back (the server repeats them).
+    const quiet = createLogger('silent');
+    const adj = makeAdjustments({ ...p.options, logger: quiet });
+    if (adj.workers > 1 && cluster.isPrimary) {
+      return await runPrimary({
+        workers: adj.workers,
+        shutdownTimeout: adj.shutdownTimeout,
+        unixSocket: adj.unixSocket,
+        logger: createLogger(adj.logLevel),
+        stdout: process.stdout,
+      });
+    }
+    const app = await loadApplication(p);
+    if (cluster.isWorker) {
+      const server = await createServer(app, p.options).listen();
+      serveAsWorker(server.addresses, onShutdownSignals(server.logger, () => server.close()));
+    } else {
+      const server = await serve(app, p.options);
+      onShutdownSignals(server.logger, () => server.close());
+    }
+    return null;
+  } catch (err) {
+    return report(err, err instanceof AppResolutionError);
+  }
+}
+
+if (require.main === module) {
+  // Exit explicitly when done: a cluster worker's IPC channel would keep the process alive.
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code !== null) process.exit(code);
+    },
+    (err: unknown) => process.exit(report(err, false)),
+  );
+}

@@ -1,0 +1,155 @@
+// `workers` > 1: a node:cluster primary that forks N copies of garcon-serve,
+// lets them share the listeners, prints the "Serving on" lines once, restarts a
+// worker that dies, and shuts them all down gracefully on SIGTERM/SIGINT.
+
+import cluster, { type Worker } from 'node:cluster';
+import * as fs from 'node:fs';
+import type * as net from 'node:net';
+import { formatServingUrl } from './adjustments.js';
+import { InvalidOptionError } from './errors.js';
+import type { Logger } from './types.js';
+
+/** Messages between the primary and its workers, tagged so app messages are left alone. */
+export type WorkerMessage =
+  | { garcon: 'listening'; addresses: (net.AddressInfo | string)[] }
+  | { garcon: 'shutdown' };
+
+function isWorkerMessage(message: unknown): message is WorkerMessage {
+  return typeof message === 'object' && message !== null && 'garcon' in message;
+}
+
+export interface PrimaryPlan {
+  workers: number;
+  /** Seconds a worker gets to finish its requests after being asked to stop. */
+  shutdownTimeout: number;
+  /** The unix socket path the workers will share, if any. */
+  unixSocket: string | null;
+  logger: Logger;
+  /** Where the "Serving on" lines go. */
+  stdout: NodeJS.WritableStream;
+}
+
+/** A worker that dies sooner than this after starting is crashing, not failing by chance: wait before the next. */
+const CRASH_WINDOW_MS = 1000;
+const RESTART_DELAY_MS = 1000;
+/** Extra time for a worker to exit after its own graceful shutdown deadline. */
+const EXIT_GRACE_MS = 5000;
+
+/**
+ * A stale socket file from an earlier run is removed here, once, before any worker
+ * binds; the workers share the primary's listening handle and must not touch the file.
+ */
+function removeStaleSocket(file: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(file);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket()) throw new InvalidOptionError('unixSocket', `unixSocket "${file}" exists and is not a socket; refusing to replace it`);
+  fs.unlinkSync(file);
+}
+
+/**
+ * Run the cluster primary. Resolves with the process exit code: 0 after a
+ * graceful shutdown, 1 when the workers could not start or a second signal
+ * cut the shutdown short.
+ */
+export function runPrimary(plan: PrimaryPlan): Promise<number> {
+  if (plan.unixSocket !== null) removeStaleSocket(plan.unixSocket);
+  return new Promise<number>((resolve) => {
+    const startedAt = new Map<Worker, number>();
+    let anyListening = false;
+    let listeningCount = 0;
+    let stopping = false;
+    let finished = false;
+    let killTimer: NodeJS.Timeout | null = null;
+
+    const finish = (code: number) => {
+      if (finished) return;
+      finished = true;
+      if (killTimer) clearTimeout(killTimer);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      if (plan.unixSocket !== null) {
+        try {
+          if (fs.lstatSync(plan.unixSocket).isSocket()) fs.unlinkSync(plan.unixSocket);
+        } catch {
+          // already gone
+        }
+      }
+      resolve(code);
+    };
+
+    const living = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+
+    const fork = () => {
+      const worker = cluster.fork();
+      startedAt.set(worker, Date.now());
+      worker.on('message', (message: unknown) => {
+        if (!isWorkerMessage(message) || message.garcon !== 'listening') return;
+        anyListening = true;
+        // "Serving on" once, when every first-generation worker can take requests.
+        if (++listeningCount === plan.workers) {
+          for (const address of message.addresses) plan.stdout.write(`Serving on ${formatServingUrl(address)}\n`);
+        }
+      });
+    };
+
+    const stop = (code: number) => {
+      stopping = true;
+      for (const worker of living()) {
+        if (worker.isConnected()) worker.send({ garcon: 'shutdown' } satisfies WorkerMessage);
+      }
+      killTimer = setTimeout(() => {
+        for (const worker of living()) worker.process.kill('SIGKILL');
+      }, plan.shutdownTimeout * 1000 + EXIT_GRACE_MS);
+      killTimer.unref();
+      if (living().length === 0) finish(code);
+    };
+
+    let exitCode = 0;
+    cluster.on('exit', (worker, code, signal) => {
+      const lived = Date.now() - (startedAt.get(worker) ?? 0);
+      startedAt.delete(worker);
+      if (stopping) {
+        if (living().length === 0) finish(exitCode);
+        return;
+      }
+      if (!anyListening) {
+        // No worker ever got to serve: the app or the configuration is broken, restarting will not help.
+        plan.logger.error(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before serving; stopping`);
+        exitCode = 1;
+        stop(1);
+        return;
+      }
+      plan.logger.warn(`worker ${worker.process.pid} died (${signal ?? `code ${code}`}); starting a new one`);
+      if (lived < CRASH_WINDOW_MS) setTimeout(() => !stopping && fork(), RESTART_DELAY_MS).unref();
+      else fork();
+    });
+
+    function onSignal(signal: NodeJS.Signals): void {
+      if (stopping) {
+        // Second signal: no more waiting.
+        for (const worker of living()) worker.process.kill('SIGKILL');
+        exitCode = 1;
+        finish(1);
+        return;
+      }
+      plan.logger.info(`${signal} received: stopping ${living().length} worker(s) gracefully`);
+      stop(0);
+    }
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+
+    for (let i = 0; i < plan.workers; i++) fork();
+  });
+}
+
+/** In a worker: tell the primary where we listen, and stop gracefully when it asks. */
+export function serveAsWorker(addresses: (net.AddressInfo | string)[], shutdown: () => void): void {
+  process.send?.({ garcon: 'listening', addresses } satisfies WorkerMessage);
+  process.on('message', (message: unknown) => {
+    if (isWorkerMessage(message) && message.garcon === 'shutdown') shutdown();
+  });
+}

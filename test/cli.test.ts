@@ -1,0 +1,349 @@
+// garcon-serve: the argument parser in-process, and the real command in child processes.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import { OPTIONS } from '../src/adjustments.js';
+import { parseCommandLine, usage } from '../src/cli-args.js';
+import { CommandLineError } from '../src/errors.js';
+
+const BUILD = path.resolve(__dirname, '..');
+const CLI = path.join(BUILD, 'src', 'cli.js');
+const FIXTURES = path.join(BUILD, 'fixtures');
+const ROOT_FIXTURES = path.resolve(__dirname, '..', '..', 'fixtures');
+
+function parseError(argv: string[]): string {
+  try {
+    parseCommandLine(argv);
+  } catch (err) {
+    expect(err).to.be.instanceOf(CommandLineError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a CommandLineError');
+}
+
+describe('garcon-serve', () => {
+  describe('parseCommandLine', () => {
+    it('takes values with = or as the next argument, and the app after the options', () => {
+      expect(parseCommandLine(['--port=81', '--host', '127.0.0.1', './app.js:app'])).to.deep.equal({
+        help: false,
+        app: './app.js:app',
+        call: false,
+        config: null,
+        options: { port: '81', host: '127.0.0.1' },
+      });
+    });
+
+    it('has a switch and a --no- form for every boolean; the last one wins', () => {
+      expect(parseCommandLine(['--no-ipv6', '--expose-tracebacks', '--no-expose-tracebacks', 'a:b']).options).to.deep.equal({
+        ipv6: 'false',
+        exposeTracebacks: 'false',
+      });
+    });
+
+    it('adds up repeated --listen', () => {
+      expect(parseCommandLine(['--listen=127.0.0.1:1', '--listen', '[::1]:2', 'a:b']).options.listen).to.equal('127.0.0.1:1 [::1]:2');
+    });
+
+    it('accepts unique prefixes of long flags (getopt) and rejects ambiguous ones', () => {
+      expect(parseCommandLine(['--expose', '--trusted-proxy-c=2', 'a:b']).options).to.deep.equal({ exposeTracebacks: 'true', trustedProxyCount: '2' });
+      expect(parseError(['--max-request', '1', 'a:b'])).to.equal('option --max-request is ambiguous (--max-request-header-size, --max-request-body-size)');
+    });
+
+    it('reads --app, --call, --config, --help', () => {
+      expect(parseCommandLine(['--app=x:y', '--call'])).to.include({ app: 'x:y', call: true });
+      expect(parseCommandLine(['--config', 'a.ini#web'])).to.include({ config: 'a.ini#web', app: null });
+      expect(parseCommandLine(['--help']).help).to.equal(true);
+    });
+
+    it('turns --access-log on alone and names a file only with =', () => {
+      expect(parseCommandLine(['--access-log', 'a:b'])).to.deep.include({ app: 'a:b', options: { accessLog: 'true' } });
+      expect(parseCommandLine(['--access-log=/tmp/a.log', 'a:b']).options).to.deep.equal({ accessLog: '/tmp/a.log' });
+      expect(parseCommandLine(['--no-access-log', 'a:b']).options).to.deep.equal({ accessLog: 'false' });
+    });
+
+    it('stops at the first positional argument and at --', () => {
+      expect(parseError(['app:x', '--port=80'])).to.equal('Provide only one application');
+      expect(parseCommandLine(['--', '--weird:app']).app).to.equal('--weird:app');
+    });
+
+    it('lets a value flag swallow the next argument (so no app is left)', () => {
+      expect(parseCommandLine(['--port', 'app:x'])).to.deep.include({ app: null, options: { port: 'app:x' } });
+    });
+
+    it('rejects unknown flags, switches with values, missing values, short flags and two apps', () => {
+      expect(parseError(['--bogus'])).to.equal('option --bogus not recognized');
+      expect(parseError(['--no-host', 'a:b'])).to.equal('option --no-host not recognized');
+      expect(parseError(['--ipv4=yes', 'a:b'])).to.equal('option --ipv4 must not have an argument');
+      expect(parseError(['--port'])).to.equal('option --port requires argument');
+      expect(parseError(['-p', '80'])).to.equal('option -p not recognized (options are long: --name)');
+      expect(parseError(['--app=a:b', 'c:d'])).to.equal('Provide only one application');
+      expect(parseError(['--app=a:b', '--app=c:d'])).to.equal('Provide only one application');
+      expect(parseError(['a:b', 'c:d'])).to.equal('Provide only one application');
+      expect(parseError(['--logger=x', 'a:b'])).to.equal('option --logger not recognized');
+    });
+
+    it('lists every flag in --help, with its default', () => {
+      const text = usage();
+      expect(text).to.match(/^Usage:\n\n {4}garcon-serve \[OPTIONS\] MODULE:EXPORT\n/);
+      for (const spec of OPTIONS) {
+        if (spec.flag !== null) expect(text, spec.flag).to.include(`  ${spec.flag}`);
+      }
+      expect(text).to.include('  --ipv6, --no-ipv6\n');
+      expect(text).to.include('--threads=THREADS\n      Most requests running inside the app at once in one process; the rest wait in a queue. Default: 4.\n');
+      expect(text).to.include('Default: 600.');
+    });
+  });
+
+  describe('the command', function () {
+    this.timeout(20000);
+    const children: ChildProcess[] = [];
+
+    interface Run {
+      child: ChildProcess;
+      stdout: () => string;
+      stderr: () => string;
+      exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+    }
+
+    function run(args: string[], cwd = FIXTURES): Run {
+      const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(child);
+      let out = '';
+      let err = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        // 'close', not 'exit': only then has all of the child's output been read.
+        child.on('close', (code, signal) => resolve({ code, signal }));
+      });
+      return { child, stdout: () => out, stderr: () => err, exited };
+    }
+
+    /** Wait for the first "Serving on" line; fails with the child's output if it exits or stalls. */
+    async function serving(r: Run, ms = 10000): Promise<string> {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const match = /Serving on (\S+)\n/.exec(r.stdout());
+        if (match) return match[1] as string;
+        if (r.child.exitCode !== null || Date.now() > deadline) {
+          throw new Error(`no "Serving on" line (exit ${r.child.exitCode}); stdout: ${r.stdout()} stderr: ${r.stderr()}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    }
+
+    async function finished(r: Run, ms = 10000) {
+      const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running; stderr: ${r.stderr()}`)), ms).unref());
+      return Promise.race([r.exited, timer]);
+    }
+
+    function get(url: string, options: http.RequestOptions = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+      return new Promise((resolve, reject) => {
+        const req = http.request(url, { agent: false, ...options }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.setTimeout(options.timeout ?? 8000, () => req.destroy(new Error('request timed out')));
+        req.end(options.method === 'POST' ? 'x'.repeat(20) : undefined);
+      });
+    }
+
+    afterEach(() => {
+      for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+
+    it('--help prints the usage on stdout and exits 0', async () => {
+      const r = run(['--help']);
+      expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
+      expect(r.stdout()).to.equal(usage());
+    });
+
+    it('a bad flag prints the error and the usage on stderr and exits 1', async () => {
+      const r = run(['--bogus', 'cli-apps.js:app']);
+      expect((await finished(r)).code).to.equal(1);
+      expect(r.stderr()).to.match(/^Error: option --bogus not recognized\n\nUsage:/);
+      expect(r.stdout()).to.equal('');
+    });
+
+    it('no application: exit 1', async () => {
+      const r = run(['--port=0']);
+      expect((await finished(r)).code).to.equal(1);
+      expect(r.stderr()).to.match(/^Error: Specify an application\n\nUsage:/);
+    });
+
+    it('a module that cannot be loaded, a missing export, or an export that is not a function: exit 1', async () => {
+      const cases: [string, RegExp][] = [
+        ['./nope.js:app', /^Error: Cannot import application '\.\/nope\.js:app': cannot find module "\.\/nope\.js"\n\nUsage:/],
+        ['no-such-package-garcon:app', /^Error: Cannot import application 'no-such-package-garcon:app': cannot find module "no-such-package-garcon"\n/],
+        ['./cli-apps.js:nope', /^Error: Cannot import application '\.\/cli-apps\.js:nope': module has no export "nope"\n/],
+        ['./cli-apps.js:notAFunction', /^Error: Cannot use application '\.\/cli-apps\.js:notAFunction': it is string, not a function \(environ, startResponse\)\n/],
+      ];
+      await Promise.all(cases.map(async ([target, message]) => {
+        const r = run(['--listen=127.0.0.1:0', target]);
+        expect((await finished(r)).code, target).to.equal(1);
+        expect(r.stderr(), target).to.match(message);
+      }));
+    });
+
+    it('a bad option value or a conflict: exit 1 naming the option', async () => {
+      const [a, b] = [run(['--threads=0', 'cli-apps.js:app']), run(['--listen=127.0.0.1:0', '--port=1', 'cli-apps.js:app'])];
+      expect((await finished(a)).code).to.equal(1);
+      expect(a.stderr()).to.equal('Error: Invalid value for option "threads": "0" must be at least 1\n');
+      expect((await finished(b)).code).to.equal(1);
+      expect(b.stderr()).to.equal('Error: Options "host" and "port" may not be set together with "listen"\n');
+    });
+
+    it('serves a module export, then exits 0 on SIGTERM', async () => {
+      const r = run(['--listen=127.0.0.1:0', './cli-apps.js:nested.inner.app']);
+      const url = await serving(r);
+      expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const res = await get(`${url}/there`);
+      expect(res.status).to.equal(200);
+      expect(res.body).to.equal(`hello from ${r.child.pid} |/there`);
+      r.child.kill('SIGTERM');
+      expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
+    });
+
+    it('serves the default export when no EXPORT is given, and a factory with --call', async () => {
+      const plain = run(['--port=0', '--host=127.0.0.1', 'cli-apps.js']);
+      const factory = run(['--listen=127.0.0.1:0', '--call', './cli-apps.js:makeApp']);
+      expect((await get(await serving(plain))).body).to.match(/^hello from \d+ \|\/$/);
+      expect((await get(await serving(factory))).body).to.equal('made by a factory');
+    });
+
+    it('--call with a factory that throws: its error and stack on stderr, exit 1', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--call', './cli-apps.js:brokenFactory']);
+      expect((await finished(r)).code).to.equal(1);
+      expect(r.stderr()).to.match(/^Error: factory exploded\nError: factory exploded\n {4}at brokenFactory/);
+    });
+
+    it('passes every flag category to the server (listening, proxy, URL, identity, limits)', async () => {
+      const r = run([
+        '--listen=127.0.0.1:0', '--url-prefix=/mnt', '--server-name=example.org', '--url-scheme=https', '--ident=flagtest',
+        '--trusted-proxy=127.0.0.1', '--trusted-proxy-headers=x-forwarded-for', '--threads=2', '--channel-timeout=5',
+        '--max-request-body-size=10', '--no-expose-tracebacks', '--log-level=error', './echo.js:app',
+      ]);
+      const url = await serving(r);
+      const res = await get(`${url}/mnt/path?q=1`, { headers: { 'X-Forwarded-For': '198.51.100.9' } });
+      expect(res.headers.server).to.equal('flagtest');
+      expect(JSON.parse(res.body)).to.include({
+        SCRIPT_NAME: '/mnt',
+        PATH_INFO: '/path',
+        SERVER_NAME: 'example.org',
+        'wsgi.url_scheme': 'https',
+        REMOTE_ADDR: '198.51.100.9',
+      });
+      expect((await get(`${url}/mnt/`, { method: 'POST' })).status).to.equal(413);
+    });
+
+    it('listens on a unix socket with the given permissions', async function () {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
+      const sock = path.join(dir, 'g.sock');
+      try {
+        const r = run([`--unix-socket=${sock}`, '--unix-socket-perms=660', './cli-apps.js:app']);
+        expect(await serving(r)).to.equal(`http://unix:${sock}`);
+        expect(fs.statSync(sock).mode & 0o777).to.equal(0o660);
+        expect((await get('http://localhost/u', { socketPath: sock })).body).to.match(/^hello from \d+ \|\/u$/);
+        r.child.kill('SIGINT');
+        expect((await finished(r)).code).to.equal(0);
+        expect(fs.existsSync(sock)).to.equal(false);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('serves an ini file with a pipeline (--config)', async () => {
+      fs.copyFileSync(path.join(ROOT_FIXTURES, 'cli-pipeline.ini'), path.join(FIXTURES, 'cli-pipeline.ini'));
+      const r = run(['--config', 'cli-pipeline.ini']);
+      const res = await get(await serving(r));
+      expect(res.headers.server).to.equal('ini-server');
+      expect(res.body).to.equal(`HELLO FROM ${r.child.pid} |/ +FROM-HI`);
+    });
+
+    it('a bad ini value: exit 1 naming file, section and key', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
+      try {
+        const file = path.join(dir, 'bad.ini');
+        fs.writeFileSync(file, '[server:main]\nthreads = lots\n[app:main]\nuse = file:x.js\n');
+        const r = run(['--config', file]);
+        expect((await finished(r)).code).to.equal(1);
+        expect(r.stderr()).to.equal(`Error: ${file} [server:main] threads: Invalid value for option "threads": "lots" is not an integer\n`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('SIGTERM during a slow request: the client still gets its full response, then exit 0', async () => {
+      const r = run(['--listen=127.0.0.1:0', './cli-apps.js:slow']);
+      const url = await serving(r);
+      const pending = get(`${url}/?ms=800`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      r.child.kill('SIGTERM');
+      const res = await pending;
+      expect(res).to.deep.include({ status: 200, body: 'slept 800' });
+      expect(res.headers.connection).to.equal('close');
+      expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
+    });
+
+    it('a second signal exits at once', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--shutdown-timeout=30', './cli-apps.js:slow']);
+      const url = await serving(r);
+      get(`${url}/?ms=10000`).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const start = Date.now();
+      r.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      r.child.kill('SIGINT');
+      expect((await finished(r, 3000)).code).to.equal(1);
+      expect(Date.now() - start).to.be.below(2000);
+      expect(r.stderr()).to.include('SIGINT received again: exiting without waiting');
+    });
+
+    it('--workers: blocking requests run in parallel processes, one "Serving on" line, graceful exit', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', './cli-apps.js:blocking']);
+      const url = await serving(r, 15000);
+      // "Serving on" comes once both workers listen: round robin gives each one a request.
+      const pids = new Set<string>();
+      for (let i = 0; i < 4; i++) pids.add((await get(`${url}/?ms=1`)).body.split(' ').pop() as string);
+      expect(pids.size).to.equal(2);
+      const start = Date.now();
+      const [a, b] = await Promise.all([get(`${url}/?ms=700`), get(`${url}/?ms=700`)]);
+      const elapsed = Date.now() - start;
+      expect(a.body.split(' ').pop()).to.not.equal(b.body.split(' ').pop());
+      expect(elapsed).to.be.below(1300); // one process would need 1400 ms
+      expect(r.stdout().match(/Serving on/g)).to.have.length(1);
+      r.child.kill('SIGTERM');
+      expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
+    });
+
+    it('--workers: a worker that dies is replaced', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', './cli-apps.js:app']);
+      const url = await serving(r, 15000);
+      const victim = Number((await get(url)).body.split(' ')[2]);
+      process.kill(victim, 'SIGKILL');
+      const deadline = Date.now() + 8000;
+      const seen = new Set<number>();
+      while (seen.size < 2 && Date.now() < deadline) {
+        // A connection node:cluster handed to the dying worker just before it died hangs; give up on it quickly.
+        const pid = Number((await get(url, { timeout: 500 }).catch(() => ({ body: 'x x 0' }))).body.split(' ')[2]);
+        if (pid && pid !== victim) seen.add(pid);
+      }
+      expect(seen.size).to.equal(2);
+      expect(r.stderr()).to.include(`worker ${victim} died (SIGKILL); starting a new one`);
+    });
+
+    it('--workers: exits 1 when no worker can start', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', './nope.js:app']);
+      expect((await finished(r, 15000)).code).to.equal(1);
+      expect(r.stderr()).to.include("Error: Cannot import application './nope.js:app'");
+      expect(r.stderr()).to.match(/worker \d+ exited \(code 1\) before serving; stopping/);
+    });
+  });
+});
