@@ -156,6 +156,10 @@ describe('nginx in front of garcon', function () {
       expect(response.body.length).to.equal(size);
       expect(sha256(response.body)).to.equal(sha256(Buffer.alloc(size, 'x')));
     });
+
+    it('left nothing in garcon\'s log: no refused request, no broken upstream connection', () => {
+      expect(garcon!.logger.records.filter((r) => r.level === 'warn' || r.level === 'error')).to.deep.equal([]);
+    });
   });
 
   describe('over a unix socket (garcon-unix.conf.template)', () => {
