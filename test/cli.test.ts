@@ -280,6 +280,39 @@ describe('garcon-serve', () => {
       }
     });
 
+    it('--access-log writes one combined line per request to stdout', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--access-log', './cli-apps.js:app']);
+      const url = await serving(r);
+      const res = await get(`${url}/logged?x=1`, { headers: { 'User-Agent': 'cli-test "agent"' } });
+      r.child.kill('SIGTERM');
+      await finished(r);
+      const line = r.stdout().split('\n').find((l) => l.includes('/logged'));
+      expect(line).to.match(
+        new RegExp(`^127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "GET /logged\\?x=1 HTTP/1\\.1" 200 ${res.body.length} "-" "cli-test \\\\"agent\\\\"" \\d+\\.\\d{3}ms$`),
+      );
+    });
+
+    it('--access-log=FILE with --access-log-format=json appends JSON lines to the file', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
+      const file = path.join(dir, 'access.log');
+      try {
+        const r = run(['--listen=127.0.0.1:0', `--access-log=${file}`, '--access-log-format=json', './cli-apps.js:app']);
+        const url = await serving(r);
+        await get(`${url}/one`);
+        await get(`${url}/two`, { method: 'POST' });
+        r.child.kill('SIGTERM');
+        await finished(r);
+        const entries = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+        expect(entries.map((e) => [e.method, e.uri, e.status, e.remoteAddr])).to.deep.equal([
+          ['GET', '/one', 200, '127.0.0.1'],
+          ['POST', '/two', 200, '127.0.0.1'],
+        ]);
+        expect(r.stdout()).to.not.include('/one');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('SIGTERM during a slow request: the client still gets its full response, then exit 0', async () => {
       const r = run(['--listen=127.0.0.1:0', './cli-apps.js:slow']);
       const url = await serving(r);
