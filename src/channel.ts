@@ -7,7 +7,7 @@ import type * as net from 'node:net';
 import type { ConnectionInfo } from './environ.js';
 import { RequestParser } from './parser.js';
 import type { ParsedRequest } from './request.js';
-import { writeErrorResponse, type TaskChannel, type TaskOutcome } from './task.js';
+import { writeErrorResponse, type TaskChannel } from './task.js';
 
 /** What a channel needs from its server. */
 export interface ChannelHost {
@@ -16,16 +16,19 @@ export interface ChannelHost {
   readonly ident: string | null;
   readonly closing: boolean;
   newParser(): RequestParser;
-  /** Run `request` when a task slot is free; `done` must be called when its response is written. */
-  dispatch(channel: Channel, request: ParsedRequest, done: (outcome: TaskOutcome) => void): void;
+  /** Run `request` when a task slot is free; the host calls taskDone() once its response is written. */
+  dispatch(channel: Channel, request: ParsedRequest): void;
   /** The channel's socket has closed for good. */
   forget(channel: Channel): void;
 }
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
-function uncork(channel: Channel): void {
-  channel.uncork();
+/** Pieces at least this large are written as they are; smaller ones are copied into one batch. */
+const COPY_LIMIT = 16384;
+
+function flushOnTick(channel: Channel): void {
+  channel.flush();
 }
 /** After an error response, how long to keep reading (and discarding) before destroying the socket. */
 const LINGER_MS = 2000;
@@ -53,7 +56,10 @@ export class Channel implements TaskChannel {
   #drainWaiters: (() => void)[] = [];
   /** Inside the #runNext loop: tasks finishing synchronously must not recurse into it. */
   #pumping = false;
-  #corked = false;
+  /** Output written this tick, sent as one Buffer by flush() (one syscall for a pipelined batch). */
+  #pending: (string | Uint8Array)[] = [];
+  #pendingBytes = 0;
+  #flushScheduled = false;
 
   constructor(socket: net.Socket, info: Omit<ConnectionInfo, 'clientDisconnected'>, host: ChannelHost) {
     this.socket = socket;
@@ -86,28 +92,54 @@ export class Channel implements TaskChannel {
 
   write(data: string | Uint8Array): void {
     if (!this.#connected) return;
-    if (!this.#corked) {
-      // Everything written in this tick (head, chunks, a pipelined batch) leaves in one writev.
-      this.#corked = true;
-      this.socket.cork();
-      process.nextTick(uncork, this);
+    if (data.length >= COPY_LIMIT) {
+      // Large bodies go out as they are (no copy), after what was queued before them.
+      this.flush();
+      this.socket.write(data as Uint8Array);
+      return;
     }
-    if (typeof data === 'string') this.socket.write(data, 'latin1');
-    else this.socket.write(data);
+    this.#pending.push(data);
+    this.#pendingBytes += data.length; // strings are latin-1 here: one byte per char
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(flushOnTick, this);
+    }
   }
 
-  /** Called on the tick after the first write: flush the batch. */
-  uncork(): void {
-    this.#corked = false;
+  /** Send what write() queued, as a single Buffer. */
+  flush(): void {
+    this.#flushScheduled = false;
+    const pieces = this.#pending;
+    if (pieces.length === 0) return;
     this.lastActivity = Date.now();
-    this.socket.uncork();
+    const total = this.#pendingBytes;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (!this.#connected || this.socket.writableEnded) return;
+    if (pieces.length === 1) {
+      const only = pieces[0]!;
+      if (typeof only === 'string') this.socket.write(only, 'latin1');
+      else this.socket.write(only);
+      return;
+    }
+    const batch = Buffer.allocUnsafe(total);
+    let offset = 0;
+    for (const piece of pieces) {
+      if (typeof piece === 'string') offset += batch.write(piece, offset, 'latin1');
+      else {
+        batch.set(piece, offset);
+        offset += piece.length;
+      }
+    }
+    this.socket.write(batch);
   }
 
   needsDrain(): boolean {
-    return this.socket.writableLength > this.#host.highWatermark;
+    return this.socket.writableLength + this.#pendingBytes > this.#host.highWatermark;
   }
 
   drained(): Promise<void> {
+    this.flush();
     if (!this.#connected || !this.needsDrain()) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
@@ -173,9 +205,9 @@ export class Channel implements TaskChannel {
         if (request.error) {
           this.#closeWhenDone = true;
           writeErrorResponse(this, request.error, request.version, this.#host.ident);
-          this.#taskDone(request, { keepAlive: false });
+          this.taskDone(request, false);
         } else {
-          this.#host.dispatch(this, request, (outcome) => this.#taskDone(request, outcome));
+          this.#host.dispatch(this, request);
         }
       }
     } finally {
@@ -183,10 +215,11 @@ export class Channel implements TaskChannel {
     }
   }
 
-  #taskDone(request: ParsedRequest, outcome: TaskOutcome): void {
+  /** The response to `request` is written; go on with the next one or close. */
+  taskDone(request: ParsedRequest, keepAlive: boolean): void {
     request.close();
     this.#running = false;
-    if (!outcome.keepAlive) {
+    if (!keepAlive) {
       this.#closeWhenDone = true;
       this.#discardQueue();
       this.close();
@@ -237,6 +270,7 @@ export class Channel implements TaskChannel {
     this.#discardQueue();
     const socket = this.socket;
     if (socket.writableEnded) return;
+    this.flush();
     socket.end();
     if (this.#readEnded) return; // the client already closed its side: 'close' follows the flush
     socket.removeAllListeners('data');

@@ -34,6 +34,51 @@ function isFieldValue(s: string): boolean {
   return true;
 }
 
+/** What a valid header name means to the server. */
+const enum NameKind {
+  Other,
+  ContentLength,
+  Date,
+  Server,
+}
+
+/**
+ * Names already checked, with their kind: apps send the same few names on every
+ * response, so each is validated once. Bounded, so odd names cannot grow it.
+ */
+const checkedNames = new Map<string, NameKind>();
+const CHECKED_NAMES_MAX = 1024;
+
+/** Validate a header name (token, not hop-by-hop) and say what it is; throws AppContractError. */
+function classifyName(name: string): NameKind {
+  const known = checkedNames.get(name);
+  if (known !== undefined) return known;
+  if (!isToken(name)) throw new AppContractError(`invalid header name ${JSON.stringify(name)}`);
+  const lower = name.toLowerCase();
+  if (HOP_BY_HOP.has(lower)) {
+    throw new AppContractError(`${name} is a "hop-by-hop" header; it cannot be used by a WSGI application (see PEP 3333)`);
+  }
+  const kind = lower === 'content-length' ? NameKind.ContentLength : lower === 'date' ? NameKind.Date : lower === 'server' ? NameKind.Server : NameKind.Other;
+  if (checkedNames.size < CHECKED_NAMES_MAX) checkedNames.set(name, kind);
+  return kind;
+}
+
+/** Content-Length from the app: 1 to 15 digits, optional surrounding SP/HTAB (Q23 fixed: no sign, no '_'). */
+function parseContentLength(value: string): number {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  if (end === start || end - start > 15) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = value.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
 /** The headers an app passed, checked, with what the server needs to know about them. */
 export interface AppHead {
   status: string;
@@ -65,22 +110,15 @@ export function validateAppHead(status: unknown, headers: unknown): AppHead {
     if (typeof name !== 'string' || typeof value !== 'string') {
       throw new AppContractError(`header name and value must be strings: ${JSON.stringify(pair)}`);
     }
-    if (!isToken(name)) throw new AppContractError(`invalid header name ${JSON.stringify(name)}`);
+    const kind = classifyName(name);
     if (!isFieldValue(value)) throw new AppContractError(`invalid character in the value of header ${name}`);
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
-      throw new AppContractError(`${name} is a "hop-by-hop" header; it cannot be used by a WSGI application (see PEP 3333)`);
-    }
-    if (lower === 'content-length') {
-      // Q23 fixed: digits only, never the lenient parses (+5, -1, 5_0).
-      const v = value.trim();
-      if (!/^\d{1,15}$/.test(v) || contentLength !== null) {
-        throw new AppContractError(`invalid Content-Length ${JSON.stringify(value)}`);
-      }
-      contentLength = Number(v);
-    } else if (lower === 'date') {
+    if (kind === NameKind.ContentLength) {
+      const length = parseContentLength(value);
+      if (length < 0 || contentLength !== null) throw new AppContractError(`invalid Content-Length ${JSON.stringify(value)}`);
+      contentLength = length;
+    } else if (kind === NameKind.Date) {
       hasDate = true;
-    } else if (lower === 'server') {
+    } else if (kind === NameKind.Server) {
       hasServer = true;
     }
   }

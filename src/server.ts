@@ -12,7 +12,7 @@ import { HttpError, InvalidOptionError } from './errors.js';
 import { RequestParser, type ParserLimits } from './parser.js';
 import { buildPipeline, type Adjuster } from './pipeline.js';
 import type { ParsedRequest } from './request.js';
-import { Task, type TaskOutcome, type TaskSettings } from './task.js';
+import { Task, type TaskFinished, type TaskSettings } from './task.js';
 import type { App, Logger } from './types.js';
 
 /** One listening socket and what the environ says about it. */
@@ -38,8 +38,8 @@ export class GarconServer implements ChannelHost {
   readonly #channels = new Set<Channel>();
   /** Accepted sockets held unread while the connection limit is reached (the excess waits). */
   readonly #parked: { socket: net.Socket; listener: Listener }[] = [];
-  /** Tasks waiting for a free slot (threads), oldest first. */
-  readonly #waiting: (() => void)[] = [];
+  /** Requests waiting for a free slot (threads), oldest first. */
+  readonly #waiting: { channel: Channel; request: ParsedRequest }[] = [];
   #active = 0;
   #draining = false;
   #atLimit = false;
@@ -92,20 +92,22 @@ export class GarconServer implements ChannelHost {
     return new RequestParser(this.#parserLimits);
   }
 
-  dispatch(channel: Channel, request: ParsedRequest, done: (outcome: TaskOutcome) => void): void {
-    const job = () => this.#runTask(channel, request, (outcome) => {
-      this.#active--;
-      done(outcome);
-      this.#startWaiting();
-    });
+  dispatch(channel: Channel, request: ParsedRequest): void {
     if (this.#active < this.adjustments.threads) {
       this.#active++;
-      job();
+      this.#runTask(channel, request);
       return;
     }
-    this.#waiting.push(job);
+    this.#waiting.push({ channel, request });
     this.logger.warn(`Task queue depth is ${this.#waiting.length}`);
   }
+
+  /** One per server, not one closure per request: a task's response is complete. */
+  readonly #taskFinished: TaskFinished = (task, keepAlive) => {
+    this.#active--;
+    (task.channel as Channel).taskDone(task.request, keepAlive);
+    this.#startWaiting();
+  };
 
   forget(channel: Channel): void {
     this.#channels.delete(channel);
@@ -268,8 +270,8 @@ export class GarconServer implements ChannelHost {
 
   // Tasks -------------------------------------------------------------------------
 
-  #runTask(channel: Channel, request: ParsedRequest, done: (outcome: TaskOutcome) => void): void {
-    const task = new Task(request, channel, this.#taskSettings, done);
+  #runTask(channel: Channel, request: ParsedRequest): void {
+    const task = new Task(request, channel, this.#taskSettings, this.#taskFinished);
     const environ = buildEnviron(request, channel.info, this.#environSettings);
     try {
       this.#adjust(environ);
@@ -287,8 +289,14 @@ export class GarconServer implements ChannelHost {
     this.#draining = true;
     try {
       while (this.#waiting.length > 0 && this.#active < this.adjustments.threads) {
+        const { channel, request } = this.#waiting.shift()!;
+        // Waitress's rule: a request whose client has gone by its turn is never run.
+        if (!channel.connected) {
+          request.close();
+          continue;
+        }
         this.#active++;
-        this.#waiting.shift()!();
+        this.#runTask(channel, request);
       }
     } finally {
       this.#draining = false;

@@ -36,13 +36,8 @@ export interface TaskSettings {
   onResponse: ((entry: AccessEntry) => void) | null;
 }
 
-/** How a task ended, for the channel. */
-export interface TaskOutcome {
-  /** The connection may carry another request. */
-  keepAlive: boolean;
-}
-
-type Done = (outcome: TaskOutcome) => void;
+/** Told once per task when its response is complete; `keepAlive`: the connection may carry another request. */
+export type TaskFinished = (task: Task, keepAlive: boolean) => void;
 
 const FILE_BLOCK = 65536;
 
@@ -61,11 +56,12 @@ export function writeErrorResponse(channel: TaskChannel, error: HttpError, versi
 }
 
 export class Task {
-  readonly #request: ParsedRequest;
-  readonly #channel: TaskChannel;
+  readonly request: ParsedRequest;
+  readonly channel: TaskChannel;
   readonly #settings: TaskSettings;
-  readonly #done: Done;
-  readonly #startTime = process.hrtime.bigint();
+  readonly #finishedHook: TaskFinished;
+  /** Only measured when someone reads it (the access log). */
+  readonly #startTime: bigint;
   #environ: Environ | null = null;
   #head: AppHead | null = null;
   #headSent = false;
@@ -80,11 +76,12 @@ export class Task {
   #warnedExcess = false;
   #finished = false;
 
-  constructor(request: ParsedRequest, channel: TaskChannel, settings: TaskSettings, done: Done) {
-    this.#request = request;
-    this.#channel = channel;
+  constructor(request: ParsedRequest, channel: TaskChannel, settings: TaskSettings, finished: TaskFinished) {
+    this.request = request;
+    this.channel = channel;
     this.#settings = settings;
-    this.#done = done;
+    this.#finishedHook = finished;
+    this.#startTime = settings.onResponse ? process.hrtime.bigint() : 0n;
   }
 
   /** Run the app on an environ the pipeline has already adjusted. */
@@ -167,8 +164,8 @@ export class Task {
   #pumpSync(it: Iterator<Chunk>, iterable: AppIterable): void {
     try {
       for (;;) {
-        if (this.#channel.needsDrain()) {
-          this.#channel.drained().then(() => this.#pumpSync(it, iterable));
+        if (this.channel.needsDrain()) {
+          this.channel.drained().then(() => this.#pumpSync(it, iterable));
           return;
         }
         const step = it.next();
@@ -186,7 +183,7 @@ export class Task {
   async #pumpAsync(iterable: AsyncIterable<Chunk>): Promise<void> {
     for await (const chunk of iterable) {
       this.#writeChunk(chunk);
-      if (this.#channel.needsDrain()) await this.#channel.drained();
+      if (this.channel.needsDrain()) await this.channel.drained();
     }
     // for-await calls return() only on early exit; PEP 3333 close() is ours to call.
     this.#close(iterable as AppIterable);
@@ -201,11 +198,11 @@ export class Task {
   #writeBody(chunk: Chunk): void {
     if (this.#head === null) throw new AppContractError('start_response was not called before body written');
     if (chunk.length === 0) return;
-    if (!this.#channel.connected) throw new ClientDisconnected();
+    if (!this.channel.connected) throw new ClientDisconnected();
     if (!this.#headSent) this.#sendHead(null);
     this.#written += chunk.length;
     if (this.#noBody) {
-      if (!this.#warnedExcess && this.#request.method !== 'HEAD') {
+      if (!this.#warnedExcess && this.request.method !== 'HEAD') {
         this.#warnedExcess = true;
         this.#settings.logger.warn(`application-written content was ignored due to HTTP response that may not contain a message-body: (${this.#head.status})`);
       }
@@ -225,11 +222,11 @@ export class Task {
     }
     this.#bytesSent += data.length;
     if (this.#chunked) {
-      this.#channel.write(`${data.length.toString(16).toUpperCase()}\r\n`);
-      this.#channel.write(data);
-      this.#channel.write('\r\n');
+      this.channel.write(`${data.length.toString(16).toUpperCase()}\r\n`);
+      this.channel.write(data);
+      this.channel.write('\r\n');
     } else {
-      this.#channel.write(data);
+      this.channel.write(data);
     }
   }
 
@@ -239,7 +236,7 @@ export class Task {
    */
   #sendHead(knownLength: number | null): void {
     const head = this.#head!;
-    const request = this.#request;
+    const request = this.request;
     const isHead = request.method === 'HEAD';
     const bodyAllowed = statusAllowsBody(head.code);
     const length = bodyAllowed ? head.contentLength ?? knownLength : null;
@@ -247,13 +244,13 @@ export class Task {
     // HTTP/1.1 frames an unknown length with chunks; HTTP/1.0 can only close (RFC 9112 section 6.3).
     const chunked = v11 && bodyAllowed && !isHead && length === null;
     const delimited = length !== null || chunked || !bodyAllowed || isHead;
-    const keepAlive = request.keepAlive && !request.forceClose && !this.#channel.closeRequested && delimited;
+    const keepAlive = request.keepAlive && !request.forceClose && !this.channel.closeRequested && delimited;
     this.#length = length;
     this.#chunked = chunked;
     this.#noBody = !bodyAllowed || isHead;
     this.#keepAlive = keepAlive;
     this.#headSent = true;
-    this.#channel.write(serializeHead(head, {
+    this.channel.write(serializeHead(head, {
       version: v11 ? '1.1' : '1.0',
       contentLength: length,
       sendContentLength: bodyAllowed,
@@ -278,7 +275,7 @@ export class Task {
       const fd = wrapper.fd;
       let position = 0;
       while (position < total) {
-        if (!this.#channel.connected) throw new ClientDisconnected();
+        if (!this.channel.connected) throw new ClientDisconnected();
         const want = Math.min(FILE_BLOCK, total - position);
         let block: Uint8Array;
         if (fd !== null) {
@@ -293,8 +290,8 @@ export class Task {
         this.#written += block.length;
         this.#bytesSent += block.length;
         position += block.length;
-        this.#channel.write(block);
-        if (this.#channel.needsDrain()) await this.#channel.drained();
+        this.channel.write(block);
+        if (this.channel.needsDrain()) await this.channel.drained();
       }
     }
     this.#close(wrapper);
@@ -308,7 +305,7 @@ export class Task {
       return;
     }
     if (!this.#headSent) this.#sendHead(0);
-    if (this.#chunked) this.#channel.write('0\r\n\r\n');
+    if (this.#chunked) this.channel.write('0\r\n\r\n');
     let keepAlive = this.#keepAlive;
     if (this.#length !== null && !this.#noBody && this.#bytesSent < this.#length) {
       // The client would wait forever for the missing bytes: warn and close.
@@ -319,7 +316,7 @@ export class Task {
   }
 
   #respondWithError(error: HttpError): void {
-    writeErrorResponse(this.#channel, error, this.#request.version, this.#settings.ident);
+    writeErrorResponse(this.channel, error, this.request.version, this.#settings.ident);
     this.#end(`${error.status} ${error.reason}`, false);
   }
 
@@ -334,7 +331,7 @@ export class Task {
         endTime: process.hrtime.bigint(),
       });
     }
-    this.#done({ keepAlive });
+    this.#finishedHook(this, keepAlive);
   }
 
   /** PEP 3333: close() on the iterable is always called; its own failure is only logged. */
@@ -349,13 +346,13 @@ export class Task {
   }
 
   #path(): string {
-    return this.#environ ? String(this.#environ.PATH_INFO) : this.#request.path;
+    return this.#environ ? String(this.#environ.PATH_INFO) : this.request.path;
   }
 
   #fail(err: unknown, iterable: AppIterable | undefined): void {
     if (this.#finished) return;
     this.#close(iterable);
-    if (err instanceof ClientDisconnected || !this.#channel.connected) {
+    if (err instanceof ClientDisconnected || !this.channel.connected) {
       this.#settings.logger.info(`Client disconnected while serving ${this.#path()}`);
       this.#end(this.#head?.status ?? '500 Internal Server Error', false);
       return;
