@@ -110,9 +110,7 @@ process.on('exit', () => {
 
 export interface Daemon {
   readonly port: number;
-  readonly dir: string;
-  /** stderr and the error log so far, for failure messages. */
-  diagnostics(): string;
+  /** Stop the process (bounded) and remove its temp dir. */
   stop(): Promise<void>;
 }
 
@@ -194,11 +192,10 @@ async function startDaemon(
   child.on('error', (err) => {
     output += `spawn failed: ${err.message}\n`;
   });
+  // stderr and the error log so far, for the message when it does not come up.
   const diagnostics = () => `$ ${command} ${args.join(' ')}\n${output}${readIfThere(errorLog)}`;
   const daemon: Daemon = {
     port,
-    dir,
-    diagnostics,
     stop: async () => {
       await stopChild(child);
       removeTempDir(dir);
