@@ -19,6 +19,8 @@ export interface RequestSummary {
   body: string;
   keepAlive: boolean;
   forceClose: boolean;
+  /** The head was complete and valid (false while it is still arriving or when it was refused). */
+  headersFinished: boolean;
 }
 
 function isWhitespaceOnly(bytes: Buffer[]): boolean {
@@ -44,13 +46,14 @@ function summarise(parser: RequestParser): RequestSummary {
     body,
     keepAlive: r.keepAlive,
     forceClose: r.forceClose,
+    headersFinished: parser.headersFinished,
   };
 }
 
-function incomplete(): RequestSummary {
+function incomplete(parser: RequestParser): RequestSummary {
   return {
     outcome: 'incomplete', detail: '', method: '', target: '', path: '', query: '', version: '',
-    headers: {}, body: '', keepAlive: false, forceClose: false,
+    headers: {}, body: '', keepAlive: false, forceClose: false, headersFinished: parser.headersFinished,
   };
 }
 
@@ -77,7 +80,7 @@ export function parsePieces(pieces: Buffer[], limits: CorpusLimits): RequestSumm
   }
   if (!isWhitespaceOnly(fed)) {
     parser.request.close();
-    results.push(incomplete());
+    results.push(incomplete(parser));
   }
   return results;
 }
