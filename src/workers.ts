@@ -59,11 +59,17 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
   if (plan.unixSocket !== null) removeStaleSocket(plan.unixSocket);
   return new Promise<number>((resolve) => {
     const startedAt = new Map<Worker, number>();
-    let anyListening = false;
-    let listeningCount = 0;
+    /** Workers that got as far as listening (only those are restarted when they die). */
+    const listened = new Set<Worker>();
+    /** Addresses of the first worker to listen; null until one does. */
+    let servingOn: (net.AddressInfo | string)[] | null = null;
+    /** First-generation workers not yet listening or dead: "Serving on" waits for them. */
+    let starting = plan.workers;
     let stopping = false;
     let finished = false;
     let killTimer: NodeJS.Timeout | null = null;
+    /** 1 once the workers failed to start or a second signal cut the shutdown short. */
+    let exitCode = 0;
 
     const finish = (code: number) => {
       if (finished) return;
@@ -83,20 +89,25 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
 
     const living = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
 
+    // "Serving on" once, when every first-generation worker can take requests (or has failed).
+    const startupSettled = () => {
+      if (--starting === 0 && servingOn !== null) {
+        for (const address of servingOn) plan.stdout.write(`Serving on ${formatServingUrl(address)}\n`);
+      }
+    };
+
     const fork = () => {
       const worker = cluster.fork();
       startedAt.set(worker, Date.now());
       worker.on('message', (message: unknown) => {
         if (!isWorkerMessage(message) || message.garcon !== 'listening') return;
-        anyListening = true;
-        // "Serving on" once, when every first-generation worker can take requests.
-        if (++listeningCount === plan.workers) {
-          for (const address of message.addresses) plan.stdout.write(`Serving on ${formatServingUrl(address)}\n`);
-        }
+        listened.add(worker);
+        servingOn ??= message.addresses;
+        startupSettled();
       });
     };
 
-    const stop = (code: number) => {
+    const stop = () => {
       stopping = true;
       for (const worker of living()) {
         if (worker.isConnected()) worker.send({ garcon: 'shutdown' } satisfies WorkerMessage);
@@ -105,10 +116,9 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
         for (const worker of living()) worker.process.kill('SIGKILL');
       }, plan.shutdownTimeout * 1000 + EXIT_GRACE_MS);
       killTimer.unref();
-      if (living().length === 0) finish(code);
+      if (living().length === 0) finish(exitCode);
     };
 
-    let exitCode = 0;
     cluster.on('exit', (worker, code, signal) => {
       const lived = Date.now() - (startedAt.get(worker) ?? 0);
       startedAt.delete(worker);
@@ -116,13 +126,21 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
         if (living().length === 0) finish(exitCode);
         return;
       }
-      if (!anyListening) {
+      if (servingOn === null) {
         // No worker ever got to serve: the app or the configuration is broken, restarting will not help.
         plan.logger.error(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before serving; stopping`);
         exitCode = 1;
-        stop(1);
+        stop();
         return;
       }
+      if (!listened.has(worker)) {
+        // It failed while starting, as its replacement would: keep serving with the others.
+        plan.logger.error(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before serving; not restarting it`);
+        if (starting > 0) startupSettled();
+        if (living().length === 0) finish(1);
+        return;
+      }
+      listened.delete(worker);
       plan.logger.warn(`worker ${worker.process.pid} died (${signal ?? `code ${code}`}); starting a new one`);
       if (lived < CRASH_WINDOW_MS) setTimeout(() => !stopping && fork(), RESTART_DELAY_MS).unref();
       else fork();
@@ -137,7 +155,7 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
         return;
       }
       plan.logger.info(`${signal} received: stopping ${living().length} worker(s) gracefully`);
-      stop(0);
+      stop();
     }
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

@@ -372,6 +372,37 @@ describe('garcon-serve', () => {
       expect(r.stderr()).to.include(`worker ${victim} died (SIGKILL); starting a new one`);
     });
 
+    it('--workers: a worker that fails to start is not restarted; the others serve', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', '--call', './cli-apps.js:failsInWorkerTwo']);
+      const url = await serving(r, 15000);
+      const pids = new Set<string>();
+      for (let i = 0; i < 4; i++) pids.add((await get(url)).body.split(' ')[2] as string);
+      expect(pids.size).to.equal(1);
+      expect(r.stderr()).to.match(/worker \d+ exited \(code 1\) before serving; not restarting it/);
+      expect(r.stderr().match(/worker two cannot start/g)).to.have.length(2); // message and stack, once
+      r.child.kill('SIGTERM');
+      expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
+    });
+
+    it('--workers: SIGTERM waits for requests in flight; a second signal stops everything at once', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', './cli-apps.js:slow']);
+      const url = await serving(r, 15000);
+      const graceful = get(`${url}/?ms=600`);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      r.child.kill('SIGTERM');
+      expect(await graceful).to.deep.include({ status: 200, body: 'slept 600' });
+      expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
+
+      const r2 = run(['--listen=127.0.0.1:0', '--workers=2', './cli-apps.js:slow']);
+      const url2 = await serving(r2, 15000);
+      get(`${url2}/?ms=10000`).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      r2.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      r2.child.kill('SIGTERM');
+      expect((await finished(r2, 3000)).code).to.equal(1);
+    });
+
     it('--workers: exits 1 when no worker can start', async () => {
       const r = run(['--listen=127.0.0.1:0', '--workers=2', './nope.js:app']);
       expect((await finished(r, 15000)).code).to.equal(1);
