@@ -265,6 +265,9 @@ describe('garcon-serve', () => {
       const res = await get(await serving(r));
       expect(res.headers.server).to.equal('ini-server');
       expect(res.body).to.equal(`HELLO FROM ${r.child.pid} |/ +FROM-HI`);
+      // Listener flags on the command line replace the file's listen (no host/port conflict).
+      const r2 = run(['--config', 'cli-pipeline.ini', '--host=127.0.0.1', '--port=0', '--ident=cli-wins']);
+      expect((await get(await serving(r2))).headers.server).to.equal('cli-wins');
     });
 
     it('a bad ini value: exit 1 naming file, section and key', async () => {
