@@ -33,9 +33,42 @@ function flushOnTick(channel: Channel): void {
 /** After an error response, how long to keep reading (and discarding) before destroying the socket. */
 const LINGER_MS = 2000;
 
+/** What a channel knows of the listener that accepted it (one object per listener, shared). */
+export interface ListenerInfo {
+  /** Its peers are on a unix socket. */
+  readonly unix: boolean;
+  /** SERVER_PORT: the port, or the socket path for a unix socket. */
+  readonly serverPort: string;
+}
+
+// Socket events go to handlers shared by every channel (found through this
+// symbol), not to closures made per connection: idle connections stay cheap.
+const kChannel = Symbol('garcon.channel');
+type ChannelSocket = net.Socket & { [kChannel]: Channel };
+
+function onData(this: ChannelSocket, chunk: Buffer): void {
+  this[kChannel].received(chunk);
+}
+function onEnd(this: ChannelSocket): void {
+  this[kChannel].ended();
+}
+function onDrain(this: ChannelSocket): void {
+  this[kChannel].drainedEvent();
+}
+function onClose(this: ChannelSocket): void {
+  this[kChannel].closed();
+}
+function discard(): void {
+  // lingering after a close: what the client still sends is read and dropped
+}
+function ignoreError(): void {
+  // 'close' follows; a client that resets is not the server's error.
+}
+
 export class Channel implements TaskChannel {
   readonly socket: net.Socket;
-  readonly info: ConnectionInfo;
+  readonly #listener: ListenerInfo;
+  #info: ConnectionInfo | null = null;
   readonly #host: ChannelHost;
   #parser: RequestParser | null = null;
   /** Complete requests waiting for their turn, oldest first. */
@@ -61,15 +94,31 @@ export class Channel implements TaskChannel {
   #pendingBytes = 0;
   #flushScheduled = false;
 
-  constructor(socket: net.Socket, info: Omit<ConnectionInfo, 'clientDisconnected'>, host: ChannelHost) {
+  constructor(socket: net.Socket, listener: ListenerInfo, host: ChannelHost) {
     this.socket = socket;
+    this.#listener = listener;
     this.#host = host;
-    this.info = { ...info, clientDisconnected: () => !this.#connected };
-    socket.on('data', (chunk: Buffer) => this.#received(chunk));
-    socket.on('end', () => this.#onEnd());
-    socket.on('drain', () => this.#onDrain());
-    socket.on('close', () => this.#onClose());
-    socket.on('error', () => undefined); // 'close' follows; a reset client is not the server's error.
+    (socket as ChannelSocket)[kChannel] = this;
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('drain', onDrain);
+    socket.on('close', onClose);
+    socket.on('error', ignoreError);
+  }
+
+  /** The connection as the environ describes it, built at the first request (idle connections never pay for it). */
+  get info(): ConnectionInfo {
+    if (this.#info === null) {
+      const unix = this.#listener.unix;
+      this.#info = {
+        // Contract decision 14: unix-socket peers are 'localhost' (what trustedProxy is matched against).
+        remoteAddr: unix ? 'localhost' : (this.socket.remoteAddress ?? ''),
+        remotePort: unix ? '' : String(this.socket.remotePort ?? ''),
+        serverPort: this.#listener.serverPort,
+        clientDisconnected: () => !this.#connected,
+      };
+    }
+    return this.#info;
   }
 
   get connected(): boolean {
@@ -144,7 +193,8 @@ export class Channel implements TaskChannel {
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
-  #onDrain(): void {
+  /** The socket's 'drain' event. */
+  drainedEvent(): void {
     this.lastActivity = Date.now();
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
@@ -152,7 +202,8 @@ export class Channel implements TaskChannel {
     this.#updateReading();
   }
 
-  #received(chunk: Buffer): void {
+  /** The socket's 'data' event. */
+  received(chunk: Buffer): void {
     this.lastActivity = Date.now();
     if (this.#closeWhenDone) return; // CVE-2024-49768: nothing read after a close decision is ever dispatched.
     let offset = 0;
@@ -241,7 +292,8 @@ export class Channel implements TaskChannel {
     }
   }
 
-  #onEnd(): void {
+  /** The socket's 'end' event. */
+  ended(): void {
     // Q31 fixed: a half-close means "no more requests", not "gone": pending responses are still sent.
     this.#readEnded = true;
     if (this.#parser !== null) {
@@ -273,8 +325,8 @@ export class Channel implements TaskChannel {
     this.flush();
     socket.end();
     if (this.#readEnded) return; // the client already closed its side: 'close' follows the flush
-    socket.removeAllListeners('data');
-    socket.on('data', () => undefined);
+    socket.off('data', onData);
+    socket.on('data', discard);
     socket.resume();
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   }
@@ -292,7 +344,8 @@ export class Channel implements TaskChannel {
     else this.#closeWhenDone = true;
   }
 
-  #onClose(): void {
+  /** The socket's 'close' event. */
+  closed(): void {
     if (!this.#connected) return;
     this.#connected = false;
     this.#discardQueue();

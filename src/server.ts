@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { createAccessLog } from './access-log.js';
 import { formatServingUrl, makeAdjustments, resolveListen, type Adjustments, type ServeOptions } from './adjustments.js';
-import { Channel, type ChannelHost } from './channel.js';
+import { Channel, type ChannelHost, type ListenerInfo } from './channel.js';
 import { buildEnviron, type EnvironSettings } from './environ.js';
 import { HttpError, InvalidOptionError } from './errors.js';
 import { RequestParser, type ParserLimits } from './parser.js';
@@ -16,12 +16,8 @@ import { Task, type TaskFinished, type TaskSettings } from './task.js';
 import type { App, Logger } from './types.js';
 
 /** One listening socket and what the environ says about it. */
-interface Listener {
+interface Listener extends ListenerInfo {
   server: net.Server;
-  /** SERVER_PORT for its connections: the port, or the socket path for a unix socket. */
-  serverPort: string;
-  /** Its peers are on a unix socket. */
-  unix: boolean;
   /** The socket file we created (and remove on close); null for TCP and adopted sockets. */
   ownedPath: string | null;
 }
@@ -208,15 +204,9 @@ export class GarconServer implements ChannelHost {
   }
 
   #open(socket: net.Socket, listener: Listener): void {
-    const unix = listener.unix;
-    const channel = new Channel(socket, {
-      // Contract decision 14: unix-socket peers are 'localhost' (what trustedProxy is matched against).
-      remoteAddr: unix ? 'localhost' : (socket.remoteAddress ?? ''),
-      remotePort: unix ? '' : String(socket.remotePort ?? ''),
-      serverPort: listener.serverPort,
-    }, this);
+    const channel = new Channel(socket, listener, this);
     this.#channels.add(channel);
-    // A socket reset before we saw it has no address and may already be closed (CVE-2024-49769).
+    // A socket reset before we saw it may already be closed (CVE-2024-49769).
     if (socket.destroyed) channel.destroy();
   }
 
