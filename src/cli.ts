@@ -32,6 +32,7 @@ function plan(argv: readonly string[]): Plan {
   let ini: IniFile | null = null;
   let appName = 'main';
   let options: Record<string, string> = {};
+  if (cmd.help) return { cmd, ini, appName, options };
   if (cmd.config !== null) {
     const { file, name } = splitConfigSpec(cmd.config);
     ini = readIni(file);
@@ -42,7 +43,7 @@ function plan(argv: readonly string[]): Plan {
   options = { ...options, ...cmd.options };
   // As waitress-serve: the command line shows info messages unless told otherwise.
   options.logLevel ??= 'info';
-  if (!cmd.help && cmd.app === null && ini === null) throw new CommandLineError('Specify an application');
+  if (cmd.app === null && ini === null) throw new CommandLineError('Specify an application');
   return { cmd, ini, appName, options };
 }
 

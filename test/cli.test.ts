@@ -160,7 +160,7 @@ describe('garcon-serve', () => {
     });
 
     it('--help prints the usage on stdout and exits 0', async () => {
-      const r = run(['--help']);
+      const r = run(['--help', '--config=missing.ini']);
       expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
       expect(r.stdout()).to.equal(usage());
     });
