@@ -269,7 +269,13 @@ function readXForwarded(environ: Environ, plan: XForwardedPlan, trust: TrustPred
     environ[XFH.key] = hops.join(', ');
   }
   if (plan.forProto) values.proto = readSingleValue(environ, XFPROTO);
-  if (plan.forPort) values.port = readSingleValue(environ, XFPORT);
+  if (plan.forPort) {
+    values.port = readSingleValue(environ, XFPORT);
+    // Stricter than Waitress: a port that is not 1-5 digits would end up in SERVER_PORT and HTTP_HOST.
+    if (values.port !== '' && !/^\d{1,5}$/.test(values.port)) {
+      throw new MalformedProxyHeader(XFPORT.label, 'Invalid port', values.port);
+    }
+  }
   return values;
 }
 

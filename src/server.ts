@@ -2,6 +2,7 @@
 // registry with the connection limit, the idle sweep, the task gate (`threads`),
 // the adjustment pipeline in front of the app, and a graceful close().
 
+import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { createAccessLog } from './access-log.js';
@@ -147,18 +148,23 @@ export class GarconServer implements ChannelHost {
   }
 
   async #listenUnix(path: string, perms: number): Promise<void> {
-    let stat: fs.Stats | null = null;
-    try {
-      stat = fs.lstatSync(path);
-    } catch {
-      // nothing there: the usual case
+    // Under node:cluster the primary owns the socket file (workers.ts replaces a
+    // stale one before forking and removes it at shutdown); workers share it.
+    const owner = !cluster.isWorker;
+    if (owner) {
+      let stat: fs.Stats | null = null;
+      try {
+        stat = fs.lstatSync(path);
+      } catch {
+        // nothing there: the usual case
+      }
+      if (stat !== null) {
+        // A stale socket from a previous run is replaced; anything else is the user's file.
+        if (!stat.isSocket()) throw new InvalidOptionError('unixSocket', `unixSocket "${path}" exists and is not a socket; refusing to replace it`);
+        fs.unlinkSync(path);
+      }
     }
-    if (stat !== null) {
-      // A stale socket from a previous run is replaced; anything else is the user's file.
-      if (!stat.isSocket()) throw new InvalidOptionError('unixSocket', `unixSocket "${path}" exists and is not a socket; refusing to replace it`);
-      fs.unlinkSync(path);
-    }
-    await this.#listenOn({ path, backlog: this.adjustments.backlog }, path);
+    await this.#listenOn({ path, backlog: this.adjustments.backlog }, owner ? path : null);
     fs.chmodSync(path, perms);
   }
 

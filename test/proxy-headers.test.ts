@@ -153,10 +153,11 @@ describe('proxy headers', () => {
       expect(logger.warn.firstCall.args[0]).to.match(/^Malformed proxy header "X-Forwarded-Proto" from "10\.0\.0\.1": /);
     });
 
-    it('X-Forwarded-Port with a list is a 400; any single value is taken as is', () => {
+    it('X-Forwarded-Port with a list or a non-numeric value is a 400 (stricter than Waitress)', () => {
       const { adjust } = build({ headers: ['x-forwarded-port'] });
-      expectMalformed(adjust, { HTTP_X_FORWARDED_PORT: '1,2' }, 'X-Forwarded-Port');
-      expect(run(adjust, { HTTP_X_FORWARDED_PORT: 'abc' }).SERVER_PORT).to.equal('abc');
+      for (const value of ['1,2', 'abc', '80abc', '123456', '-1']) {
+        expectMalformed(adjust, { HTTP_X_FORWARDED_PORT: value }, 'X-Forwarded-Port');
+      }
       expect(run(adjust, { HTTP_X_FORWARDED_PORT: '"9000"' }).SERVER_PORT).to.equal('9000');
     });
 
