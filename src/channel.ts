@@ -32,6 +32,8 @@ function flushOnTick(channel: Channel): void {
 }
 /** After an error response, how long to keep reading (and discarding) before destroying the socket. */
 const LINGER_MS = 2000;
+/** Bytes per second a body must average once it has been arriving for channelTimeout (slowloris on bodies). */
+export const MIN_BODY_RATE = 1024;
 
 /** What a channel knows of the listener that accepted it (one object per listener, shared). */
 export interface ListenerInfo {
@@ -85,7 +87,12 @@ export class Channel implements TaskChannel {
   /** Last time bytes moved in either direction (ms), for the idle sweep. */
   lastActivity = Date.now();
   /** When the request head now arriving began (ms), or 0: bounds slowloris heads. */
-  headStartedAt = 0;
+  #headStartedAt = 0;
+  /** When the body now arriving began (ms), or 0, and its bytes so far: bounds slowloris bodies. */
+  #bodyStartedAt = 0;
+  #bodyBytes = 0;
+  /** Client bytes may be left unread at close (error, discarded input, paused reads): linger before closing. */
+  #unreadInput = false;
   #drainWaiters: (() => void)[] = [];
   /** Inside the #runNext loop: tasks finishing synchronously must not recurse into it. */
   #pumping = false;
@@ -205,26 +212,40 @@ export class Channel implements TaskChannel {
   /** The socket's 'data' event. */
   received(chunk: Buffer): void {
     this.lastActivity = Date.now();
-    if (this.#closeWhenDone) return; // CVE-2024-49768: nothing read after a close decision is ever dispatched.
+    if (this.#closeWhenDone) {
+      // CVE-2024-49768: nothing read after a close decision is ever dispatched.
+      this.#unreadInput = true;
+      return;
+    }
     let offset = 0;
     while (offset < chunk.length) {
       if (this.#parser === null) {
         this.#parser = this.#host.newParser();
-        this.headStartedAt = this.lastActivity;
+        this.#headStartedAt = this.lastActivity;
       }
       const parser = this.#parser;
-      offset += parser.received(offset === 0 ? chunk : chunk.subarray(offset));
-      if (parser.headersFinished) this.headStartedAt = 0;
+      const consumed = parser.received(offset === 0 ? chunk : chunk.subarray(offset));
+      offset += consumed;
+      if (parser.headersFinished && this.#headStartedAt !== 0) {
+        this.#headStartedAt = 0;
+        this.#bodyStartedAt = this.lastActivity;
+        this.#bodyBytes = 0;
+      } else if (this.#bodyStartedAt !== 0) {
+        this.#bodyBytes += consumed;
+      }
       if (!parser.completed) {
         if (parser.headersFinished && parser.request.expectContinue) this.#maybeSendContinue();
         break;
       }
       this.#parser = null;
+      this.#headStartedAt = 0;
+      this.#bodyStartedAt = 0;
       const request = parser.request;
       this.#queue.push(request);
       if (request.error) {
         // Everything after a malformed request is untrustworthy: stop parsing it.
         this.#closeWhenDone = true;
+        this.#unreadInput = true;
         break;
       }
     }
@@ -304,17 +325,37 @@ export class Channel implements TaskChannel {
   }
 
   #discardQueue(): void {
-    for (const request of this.#queue.splice(0)) request.close();
+    for (const request of this.#queue.splice(0)) {
+      request.close();
+      this.#unreadInput = true;
+    }
     if (this.#parser !== null) {
       this.#parser.request.close();
       this.#parser = null;
+      this.#unreadInput = true;
     }
   }
 
   /**
-   * Finish the connection: flush what is queued, send FIN, and keep reading (and
-   * discarding) briefly so unread client bytes do not turn our close into an RST
-   * that would destroy the response in flight (Q17 fixed).
+   * The idle sweep's verdict (`now` and `limit` in ms): silent for `limit` with
+   * nothing running; a head still arriving after `limit` (slowloris, contract 12);
+   * or a body arriving for longer than `limit` at under MIN_BODY_RATE on average.
+   */
+  timedOut(now: number, limit: number): boolean {
+    if (this.#headStartedAt !== 0 && now - this.#headStartedAt > limit) return true;
+    // While earlier requests run, the client may rightly hold its body back (Expect: 100-continue).
+    if (this.#bodyStartedAt !== 0 && !this.busy) {
+      const elapsed = now - this.#bodyStartedAt;
+      if (elapsed > limit && (this.#bodyBytes * 1000) / elapsed < MIN_BODY_RATE) return true;
+    }
+    return !this.busy && now - this.lastActivity > limit;
+  }
+
+  /**
+   * Finish the connection: flush what is queued and send FIN. When client bytes
+   * may be left unread, keep reading (and discarding) briefly so they do not turn
+   * our close into an RST that would destroy the response in flight (Q17 fixed);
+   * otherwise close as soon as the response is flushed.
    */
   close(): void {
     if (!this.#connected) return;
@@ -323,8 +364,15 @@ export class Channel implements TaskChannel {
     const socket = this.socket;
     if (socket.writableEnded) return;
     this.flush();
+    if (this.#readEnded) {
+      socket.end(); // the client already closed its side: 'close' follows the flush
+      return;
+    }
+    if (!this.#unreadInput && !socket.isPaused() && socket.readableLength === 0) {
+      socket.end(() => socket.destroy());
+      return;
+    }
     socket.end();
-    if (this.#readEnded) return; // the client already closed its side: 'close' follows the flush
     socket.off('data', onData);
     socket.on('data', discard);
     socket.resume();

@@ -23,6 +23,19 @@ interface Listener extends ListenerInfo {
   ownedPath: string | null;
 }
 
+/** Descriptors kept free for listeners, temp files of request bodies, the app's own files. */
+const DESCRIPTOR_RESERVE = 32;
+
+/** The soft limit on open files (Linux /proc), or null where it cannot be read. */
+function openFileLimit(): number | null {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    return line && line[1] !== 'unlimited' ? Number(line[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
 export class GarconServer implements ChannelHost {
   readonly adjustments: Adjustments;
   readonly logger: Logger;
@@ -38,6 +51,8 @@ export class GarconServer implements ChannelHost {
   /** Requests waiting for a free slot (threads), oldest first. */
   readonly #waiting: { channel: Channel; request: ParsedRequest }[] = [];
   #active = 0;
+  /** How many accepted sockets may be held unread past the connection limit (see #park). */
+  #parkLimit = 0;
   #draining = false;
   #atLimit = false;
   #sweep: NodeJS.Timeout | null = null;
@@ -142,6 +157,7 @@ export class GarconServer implements ChannelHost {
       await this.#closeListeners();
       throw err;
     }
+    this.#parkLimit = this.#planDescriptors();
     this.#sweep = setInterval(() => this.#sweepIdle(), adj.cleanupInterval * 1000);
     this.#sweep.unref();
     return this;
@@ -226,7 +242,7 @@ export class GarconServer implements ChannelHost {
       this.#atLimit = true;
       this.logger.warn('total open connections reached the connection limit, no longer accepting new connections');
     }
-    if (this.#parked.length >= this.adjustments.backlog) {
+    if (this.#parked.length >= this.#parkLimit) {
       socket.destroy();
       return;
     }
@@ -238,6 +254,27 @@ export class GarconServer implements ChannelHost {
       if (i !== -1) this.#parked.splice(i, 1);
     });
     this.#parked.push(entry);
+  }
+
+  /**
+   * Past the open-file limit the kernel accepts nothing and libuv drops new
+   * connections without telling anyone (EMFILE), so: never hold more parked
+   * sockets than the descriptors left, and say at start-up when connectionLimit
+   * alone can run the process out of descriptors.
+   */
+  #planDescriptors(): number {
+    const { connectionLimit, backlog } = this.adjustments;
+    const limit = openFileLimit();
+    if (limit === null) return backlog;
+    const spare = limit - connectionLimit - DESCRIPTOR_RESERVE;
+    if (spare < 0) {
+      this.logger.warn(
+        `connectionLimit (${connectionLimit}) exceeds what this process's open-file limit (ulimit -n: ${limit}) allows: ` +
+        `past about ${Math.max(0, limit - DESCRIPTOR_RESERVE)} connections, new ones are dropped (EMFILE, no file descriptors left). ` +
+        'Raise the limit or lower connectionLimit.',
+      );
+    }
+    return Math.max(0, Math.min(backlog, spare));
   }
 
   #admitParked(): void {
@@ -254,13 +291,12 @@ export class GarconServer implements ChannelHost {
     }
   }
 
-  /** Close channels silent for channelTimeout, and heads that take longer than that (slowloris). */
+  /** Close channels silent for channelTimeout, and requests that arrive too slowly (slowloris). */
   #sweepIdle(): void {
     const now = Date.now();
     const limit = this.adjustments.channelTimeout * 1000;
     for (const channel of this.#channels) {
-      const slowHead = channel.headStartedAt !== 0 && now - channel.headStartedAt > limit;
-      if (slowHead || (!channel.busy && now - channel.lastActivity > limit)) channel.destroy();
+      if (channel.timedOut(now, limit)) channel.destroy();
     }
   }
 

@@ -60,10 +60,8 @@ describe('faults: slowloris', () => {
     expect(closedAfter!).to.be.within(CHANNEL_TIMEOUT_S * 1000, (CHANNEL_TIMEOUT_S + 2 * SWEEP_S) * 1000 + 500);
   });
 
-  // Fails today (reported to the lead): once the head is complete the channel only
-  // applies the idle rule, and a byte every 150 ms is never idle, so a body can be
-  // trickled forever and hold a connection slot (and its threads slot never frees
-  // anyone else's connectionLimit share).
+  // Once the head is complete the idle rule alone would never fire for a byte every
+  // 150 ms: a body that has been arriving for channelTimeout must average MIN_BODY_RATE.
   it('a body trickled byte by byte is cut off at channelTimeout', async () => {
     const head = `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n`;
     const closedAfter = await trickle(srv.port, head, 'b', (CHANNEL_TIMEOUT_S + 3) * 1000);
