@@ -61,10 +61,9 @@ describe('faults: EMFILE', () => {
     expect(ok.responses[0]?.status).to.equal(200);
   });
 
-  // Fails today (reported to the lead): libuv handles EMFILE inside accept (it
-  // closes the pending connections through a reserved descriptor and never calls
-  // back), so net.Server emits no 'error' and garcon logs nothing while clients
-  // are being dropped.
+  // libuv handles EMFILE inside accept (it closes pending connections through a
+  // reserved descriptor and never calls back), so garcon cannot see each drop: it
+  // compares connectionLimit with `ulimit -n` at start-up and says so.
   it('logs that connections are being dropped for lack of descriptors', () => {
     expect(lines.some((l) => l.startsWith('log ') && /descriptor|EMFILE/i.test(l)), lines.join('\n')).to.equal(true);
   });
