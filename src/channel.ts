@@ -249,8 +249,9 @@ export class Channel implements TaskChannel {
         break;
       }
     }
-    this.#updateReading();
+    // Run first: a synchronous app answers at once, and reading need not pause and resume (two epoll calls).
     this.#runNext();
+    this.#updateReading();
   }
 
   /** RFC 9110 section 10.1.1: ask for the body only when this request is next in line. */
@@ -297,8 +298,9 @@ export class Channel implements TaskChannel {
       this.close();
       return;
     }
-    this.#updateReading();
+    if (this.#pumping) return; // the #runNext loop goes on, and its caller updates reading
     this.#runNext();
+    this.#updateReading();
   }
 
   /** Stop reading while requests wait beyond the lookahead or responses are backed up. */
