@@ -149,9 +149,16 @@ export class Channel implements TaskChannel {
   write(data: string | Uint8Array): void {
     if (!this.#connected) return;
     if (data.length >= COPY_LIMIT) {
-      // Large bodies go out as they are (no copy), after what was queued before them.
-      this.flush();
-      this.socket.write(data as Uint8Array);
+      // Large bodies go out as they are (no copy), after what was queued before
+      // them (a head), in the same writev.
+      if (this.#pending.length === 0) {
+        this.socket.write(data as Uint8Array);
+      } else {
+        this.socket.cork();
+        this.flush();
+        this.socket.write(data as Uint8Array);
+        this.socket.uncork();
+      }
       return;
     }
     this.#pending.push(data);
@@ -190,13 +197,13 @@ export class Channel implements TaskChannel {
     this.socket.write(batch);
   }
 
-  needsDrain(): boolean {
-    return this.socket.writableLength + this.#pendingBytes > this.#host.highWatermark;
+  needsDrain(limit: number = this.#host.highWatermark): boolean {
+    return this.socket.writableLength + this.#pendingBytes > limit;
   }
 
-  drained(): Promise<void> {
+  drained(limit?: number): Promise<void> {
     this.flush();
-    if (!this.#connected || !this.needsDrain()) return Promise.resolve();
+    if (!this.#connected || !this.needsDrain(limit)) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
