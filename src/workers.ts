@@ -126,17 +126,18 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
         if (living().length === 0) finish(exitCode);
         return;
       }
-      if (servingOn === null) {
-        // No worker ever got to serve: the app or the configuration is broken, restarting will not help.
-        plan.logger.error(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before serving; stopping`);
-        exitCode = 1;
-        stop();
-        return;
-      }
       if (!listened.has(worker)) {
-        // It failed while starting, as its replacement would: keep serving with the others.
-        plan.logger.error(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before serving; not restarting it`);
         if (starting > 0) startupSettled();
+        if (servingOn === null && starting === 0) {
+          // No worker got to serve: the app or the configuration is broken, restarting will not help.
+          plan.logger.error(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before serving; stopping`);
+          exitCode = 1;
+          stop();
+          return;
+        }
+        // It failed while starting, as its replacement would: keep serving with the others
+        // (those still starting may yet listen).
+        plan.logger.error(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before serving; not restarting it`);
         if (living().length === 0) finish(1);
         return;
       }
