@@ -22,6 +22,28 @@ export function isOws(byte: number): boolean {
 }
 
 /**
+ * `text` without leading and trailing SP/HTAB, and nothing else: a wider strip
+ * (NEL, NBSP, VT) once enabled request smuggling (Waitress spec 10, #14).
+ */
+export function trimOws(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+/** A non-empty string of tchars (a header name, a method). */
+export function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0xff || TCHAR[code] !== 1) return false;
+  }
+  return true;
+}
+
+/**
  * A byte that may appear in a field value: VCHAR, obs-text, SP and HTAB
  * (RFC 9110 section 5.5). Every other control byte (NUL, CR, LF, VT, DEL...) is refused.
  */

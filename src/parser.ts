@@ -17,7 +17,7 @@ import {
   RequestHeaderFieldsTooLarge,
   type HttpError,
 } from './errors.js';
-import { SP, TCHAR, environKey, isFieldValueByte, isOws } from './header-names.js';
+import { SP, TCHAR, environKey, isFieldValueByte, isOws, trimOws } from './header-names.js';
 import { ParsedRequest } from './request.js';
 import { parseRequestTarget } from './request-target.js';
 
@@ -69,15 +69,6 @@ function lineEnd(head: Buffer, start: number): number {
 
 function isAsciiDigit(byte: number): boolean {
   return byte >= 0x30 && byte <= 0x39;
-}
-
-/** `text` without leading and trailing SP/HTAB (by index: no regex on client data). */
-function trimOws(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && isOws(text.charCodeAt(start))) start++;
-  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
-  return text.slice(start, end);
 }
 
 /** Comma-separated list elements, trimmed of SP/HTAB and lower-cased (RFC 9110 section 5.6.1). */

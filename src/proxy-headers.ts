@@ -8,6 +8,7 @@
 
 import { BadRequest, InvalidOptionError } from './errors.js';
 import type { Adjuster } from './pipeline.js';
+import { trimOws } from './header-names.js';
 import { compileTrust, type TrustPredicate } from './trust.js';
 import type { Environ, Logger } from './types.js';
 
@@ -77,18 +78,6 @@ const COLON = 0x3a;
 const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
 
-/** Strip SP/HTAB (RFC 9110 OWS) only: a wider strip once enabled request smuggling (spec 10, #14). */
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isOws(value.charCodeAt(start))) start++;
-  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
-  return start === 0 && end === value.length ? value : value.slice(start, end);
-}
-
-function isOws(code: number): boolean {
-  return code === SP || code === HTAB;
-}
 
 /** qdtext, or the byte after a backslash in a quoted-pair (RFC 9110 section 5.6.4). */
 function isQuotedText(code: number, escaped: boolean): boolean {

@@ -3,33 +3,18 @@
 // (PEP 3333) and every byte is checked so no header can be split or injected.
 
 import { AppContractError } from './errors.js';
+import { isFieldValueByte, isToken, trimOws } from './header-names.js';
 
 /** Headers only the server may set (RFC 9110 section 7.6.1, PEP 3333). */
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
 ]);
 
-/** RFC 9110 tchar lookup: ! # $ % & ' * + - . ^ _ ` | ~ DIGIT ALPHA. */
-const TCHAR = new Uint8Array(128);
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
-for (const ch of "!#$%&'*+-.^_`|~") TCHAR[ch.charCodeAt(0)] = 1;
-
-function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || TCHAR[c] === 0) return false;
-  }
-  return true;
-}
-
 /** field-value bytes: HTAB, SP..~, obs-text; nothing above latin-1 (it could not be encoded). */
 function isFieldValue(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return false;
+    if (c > 0xff || !isFieldValueByte(c)) return false;
   }
   return true;
 }
@@ -65,14 +50,11 @@ function classifyName(name: string): NameKind {
 
 /** Content-Length from the app: 1 to 15 digits, optional surrounding SP/HTAB (Q23 fixed: no sign, no '_'). */
 function parseContentLength(value: string): number {
-  let start = 0;
-  let end = value.length;
-  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
-  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
-  if (end === start || end - start > 15) return -1;
+  const digits = trimOws(value);
+  if (digits.length === 0 || digits.length > 15) return -1;
   let n = 0;
-  for (let i = start; i < end; i++) {
-    const d = value.charCodeAt(i) - 0x30;
+  for (let i = 0; i < digits.length; i++) {
+    const d = digits.charCodeAt(i) - 0x30;
     if (d < 0 || d > 9) return -1;
     n = n * 10 + d;
   }
