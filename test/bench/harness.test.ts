@@ -74,11 +74,11 @@ describe('bench harness', () => {
 
     it('reduces samples field by field and sums their errors', () => {
       const samples = [
-        { value: 10, p50Ms: 1, p99Ms: null, errors: 0 },
-        { value: 30, p50Ms: 3, p99Ms: null, errors: 2 },
-        { value: 20, p50Ms: 2, p99Ms: null, errors: 1 },
+        { value: 10, p50Ms: 1, p99Ms: null, errors: 0, cpuUsPerRequest: 25 },
+        { value: 30, p50Ms: 3, p99Ms: null, errors: 2, cpuUsPerRequest: 21 },
+        { value: 20, p50Ms: 2, p99Ms: null, errors: 1, cpuUsPerRequest: null },
       ];
-      expect(medianSample(samples)).to.deep.equal({ value: 20, p50Ms: 2, p99Ms: null, errors: 3 });
+      expect(medianSample(samples)).to.deep.equal({ value: 20, p50Ms: 2, p99Ms: null, errors: 3, cpuUsPerRequest: 23 });
     });
   });
 

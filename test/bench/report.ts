@@ -10,6 +10,8 @@ export interface Sample {
   p50Ms: number | null;
   p99Ms: number | null;
   errors: number;
+  /** Server CPU time (user + system) per request, in microseconds; null where not measured. */
+  cpuUsPerRequest: number | null;
 }
 
 export interface ScenarioResult {
@@ -46,6 +48,7 @@ export function medianSample(samples: Sample[]): Sample {
     p50Ms: medianOrNull(samples.map((s) => s.p50Ms)),
     p99Ms: medianOrNull(samples.map((s) => s.p99Ms)),
     errors: samples.reduce((sum, s) => sum + s.errors, 0),
+    cpuUsPerRequest: medianOrNull(samples.map((s) => s.cpuUsPerRequest)),
   };
 }
 
@@ -61,8 +64,8 @@ function formatMs(ms: number | null): string {
 /** One row per scenario and server; ratio, target and verdict on the garcon row. */
 export function formatTable(results: ScenarioResult[]): string {
   const rows = [
-    '| scenario | server | result | p50 | p99 | garcon / node:http | target | pass |',
-    '| --- | --- | --- | ---: | ---: | ---: | --- | --- |',
+    '| scenario | server | result | p50 | p99 | server CPU / request | garcon / node:http | target | pass |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- |',
   ];
   for (const result of results) {
     for (const server of ['garcon', 'node:http'] as const) {
@@ -72,7 +75,7 @@ export function formatTable(results: ScenarioResult[]): string {
       const ratio = garconRow && result.ratio !== null ? `${result.ratio.toFixed(2)}x` : '';
       rows.push(
         `| ${garconRow ? result.title : ''} | ${server} | ${formatValue(m.value, result.unit)}${errors} | ${formatMs(m.p50Ms)} | ` +
-        `${formatMs(m.p99Ms)} | ${ratio} | ${garconRow ? result.target : ''} | ${garconRow ? (result.pass ? 'pass' : 'FAIL') : ''} |`,
+        `${formatMs(m.p99Ms)} | ${m.cpuUsPerRequest === null ? '-' : `${m.cpuUsPerRequest.toFixed(1)} µs`} | ${ratio} | ${garconRow ? result.target : ''} | ${garconRow ? (result.pass ? 'pass' : 'FAIL') : ''} |`,
       );
     }
   }

@@ -117,8 +117,10 @@ async function measureLoad(
   const samples = emptySamples();
   for (let round = 0; round < config.rounds; round++) {
     for (const name of order(round)) {
+      const cpuBefore = servers[name].cpuMicros();
       const r = await run(servers[name], config.durationSec);
-      samples[name].push({ value: r.requestsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors });
+      const cpuUsPerRequest = r.requests > 0 ? (servers[name].cpuMicros() - cpuBefore) / r.requests : null;
+      samples[name].push({ value: r.requestsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors, cpuUsPerRequest });
       console.error(`  ${scenario.id} round ${round + 1} ${name}: ${Math.round(r.requestsPerSec)} req/s` +
         `${r.errors > 0 ? `, ${r.errors} errors` : ''}`);
     }
@@ -135,7 +137,7 @@ async function measureFile(scenario: FileScenario, servers: Record<ServerName, S
         const d = await download(servers[name].port, ROUTES.file, DOWNLOAD_TIMEOUT_MS);
         speeds.push(d.bodyBytes / MIB / (d.ms / 1000));
       }
-      samples[name].push({ value: median(speeds), p50Ms: null, p99Ms: null, errors: 0 });
+      samples[name].push({ value: median(speeds), p50Ms: null, p99Ms: null, errors: 0, cpuUsPerRequest: null });
       console.error(`  file round ${round + 1} ${name}: ${median(speeds).toFixed(0)} MiB/s`);
     }
   }
@@ -190,7 +192,7 @@ async function measureIdle(scenario: IdleScenario, tool: LoadTool, config: Confi
       const after = server.rss();
       await release();
       const growth = (after - before) / MIB;
-      samples[name].push({ value: growth, p50Ms: null, p99Ms: null, errors: report.failed });
+      samples[name].push({ value: growth, p50Ms: null, p99Ms: null, errors: report.failed, cpuUsPerRequest: null });
       notes.push(`${name}: ${report.opened} connections opened (${report.failed} failed), ` +
         `RSS ${(before / MIB).toFixed(1)} -> ${(after / MIB).toFixed(1)} MiB, ${((after - before) / Math.max(1, report.opened)).toFixed(0)} bytes each`);
       console.error(`  idle ${notes[notes.length - 1]}`);

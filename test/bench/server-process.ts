@@ -16,6 +16,9 @@ const SCRIPTS: Record<ServerName, string> = {
   'node:http': path.join(__dirname, 'node-server.js'),
 };
 
+/** USER_HZ: the unit of /proc/PID/stat times; 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** How long a server may take to announce its port or to exit on SIGTERM. */
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
@@ -68,6 +71,18 @@ export class ServerProcess {
     const match = /VmRSS:\s+(\d+) kB/.exec(status);
     if (match === null) throw new Error(`no VmRSS for pid ${this.pid}`);
     return Number(match[1]) * 1024;
+  }
+
+  /**
+   * CPU time the server has used so far (user + system), in microseconds, from
+   * /proc/PID/stat. Unlike requests/s it barely moves when the machine is busy.
+   */
+  cpuMicros(): number {
+    const stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'latin1');
+    // Fields after the command name (which may hold spaces) start at ") ".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    return (ticks * 1e6) / CLOCK_TICKS_PER_SECOND;
   }
 
   /** SIGTERM (the server exits cleanly, writing any CPU profile), SIGKILL if it hangs. */
