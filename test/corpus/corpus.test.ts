@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { app as echo } from '../../fixtures/echo.js';
 import { get, send, startServer, type Running } from '../helpers/http.js';
 import { loadCorpus, type CorpusCase, type CorpusLimits } from './format.js';
-import { parseBytewise, parseSplit, parseWhole, type RequestSummary } from './outcome.js';
+import { expectedStatuses, parseBytewise, parseSplit, parseWhole, type RequestSummary } from './outcome.js';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const corpus = loadCorpus(path.join(root, 'test', 'corpus', 'cases'));
@@ -44,17 +44,6 @@ function checkExpectations(c: CorpusCase, results: RequestSummary[]): void {
     if (value === null) expect(first.headers, `${where}: ${key}`).to.not.have.property(key);
     else expect(first.headers[key], `${where}: ${key}`).to.equal(value);
   }
-}
-
-/** Statuses the server must send for these parse results: up to the first refusal or close. */
-function expectedStatuses(results: RequestSummary[]): number[] {
-  const statuses: number[] = [];
-  for (const r of results) {
-    if (r.outcome === 'incomplete') break;
-    statuses.push(r.outcome === 'ok' ? 200 : r.outcome);
-    if (r.outcome !== 'ok' || !r.keepAlive || r.forceClose) break;
-  }
-  return statuses;
 }
 
 describe('request corpus', () => {

@@ -101,3 +101,14 @@ export function parseBytewise(bytes: Buffer, limits: CorpusLimits): RequestSumma
 export function parseSplit(bytes: Buffer, at: number, limits: CorpusLimits): RequestSummary[] {
   return parsePieces([bytes.subarray(0, at), bytes.subarray(at)], limits);
 }
+
+/** Statuses the server must send for these parse results: up to the first refusal or close. */
+export function expectedStatuses(results: RequestSummary[]): number[] {
+  const statuses: number[] = [];
+  for (const r of results) {
+    if (r.outcome === 'incomplete') break;
+    statuses.push(r.outcome === 'ok' ? 200 : r.outcome);
+    if (r.outcome !== 'ok' || !r.keepAlive || r.forceClose) break;
+  }
+  return statuses;
+}

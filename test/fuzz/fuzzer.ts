@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { App } from '../../src/types.js';
 import { DEFAULT_LIMITS, encodeBytes, loadCorpus, type CorpusLimits } from '../corpus/format.js';
-import { parseWhole, type RequestSummary } from '../corpus/outcome.js';
+import { expectedStatuses, parseWhole, type RequestSummary } from '../corpus/outcome.js';
 import { send, startServer } from '../helpers/http.js';
 import { compare, garconView, referenceView, type Verdict, type View } from './compare.js';
 import { classify } from './known.js';
@@ -56,17 +56,6 @@ export interface FuzzReport {
 /** Corpus requests above this size are not used as seeds (they test limits, not framing). */
 const MAX_SEED_BYTES = 8192;
 const LIMITS: CorpusLimits = DEFAULT_LIMITS;
-
-/** The statuses a garcon server must send for these parse results (see corpus.test.ts). */
-function expectedStatuses(results: RequestSummary[]): number[] {
-  const statuses: number[] = [];
-  for (const r of results) {
-    if (r.outcome === 'incomplete') break;
-    statuses.push(r.outcome === 'ok' ? 200 : r.outcome);
-    if (r.outcome !== 'ok' || !r.keepAlive || r.forceClose) break;
-  }
-  return statuses;
-}
 
 function describeView(view: View): string {
   const requests = view.requests.map((r) => `${r.method} ${JSON.stringify(r.target)} body=${r.bodyLength}`).join(' | ');
