@@ -79,8 +79,6 @@ export class Task {
   #environ: Environ | null = null;
   #head: AppHead | null = null;
   #headSent = false;
-  /** Body bytes the app produced so far (before truncation). */
-  #written = 0;
   /** Body bytes put on the wire. */
   #bytesSent = 0;
   #length: number | null = null;
@@ -214,7 +212,6 @@ export class Task {
     if (chunk.length === 0) return;
     if (!this.channel.connected) throw new ClientDisconnected();
     if (!this.#headSent) this.#sendHead(null);
-    this.#written += chunk.length;
     if (this.#noBody) {
       if (!this.#warnedExcess && this.request.method !== 'HEAD') {
         this.#warnedExcess = true;
@@ -301,7 +298,6 @@ export class Task {
           block = (wrapper.file as { read(n: number): Uint8Array }).read(Math.min(FILE_BLOCK, total - position));
         }
         if (!block || block.length === 0) break;
-        this.#written += block.length;
         this.#bytesSent += block.length;
         position += block.length;
         this.channel.write(block);
