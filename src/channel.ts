@@ -146,17 +146,18 @@ export class Channel implements TaskChannel {
     return this.#running || this.#queue.length > 0;
   }
 
-  write(data: string | Uint8Array): void {
+  write(data: string | Uint8Array, onWritten?: () => void): void {
     if (!this.#connected) return;
-    if (data.length >= COPY_LIMIT) {
+    if (data.length >= COPY_LIMIT || onWritten !== undefined) {
       // Large bodies go out as they are (no copy), after what was queued before
       // them (a head), in the same writev.
+      // (A piece whose owner wants it back when written is never held in the batch.)
       if (this.#pending.length === 0) {
-        this.socket.write(data as Uint8Array);
+        this.socket.write(data as Uint8Array, onWritten);
       } else {
         this.socket.cork();
         this.flush();
-        this.socket.write(data as Uint8Array);
+        this.socket.write(data as Uint8Array, onWritten);
         this.socket.uncork();
       }
       return;

@@ -5,9 +5,9 @@
 // Synchronous apps run without a single Promise: the task only goes async when
 // the app returns a Promise or an AsyncIterable, or the socket needs to drain.
 
-import * as fs from 'node:fs';
 import type { AccessEntry } from './access-log.js';
 import { AppContractError, ClientDisconnected, HttpError, InternalServerError } from './errors.js';
+import { streamFile } from './file-sender.js';
 import { FileWrapper } from './file-wrapper.js';
 import { httpDate } from './http-date.js';
 import type { ParsedRequest } from './request.js';
@@ -19,8 +19,8 @@ export interface TaskChannel {
   readonly connected: boolean;
   /** The connection will close after this response (server shutting down, earlier error). */
   readonly closeRequested: boolean;
-  /** Queue bytes on the socket (strings are latin-1). */
-  write(data: string | Uint8Array): void;
+  /** Queue bytes on the socket (strings are latin-1); `onWritten` once the kernel has them. */
+  write(data: string | Uint8Array, onWritten?: () => void): void;
   /** More than `limit` (default outbufHighWatermark) bytes wait to be sent. */
   needsDrain(limit?: number): boolean;
   /** Resolves when no more than `limit` bytes wait (the socket drained) or the socket closed. */
@@ -38,22 +38,6 @@ export interface TaskSettings {
 
 /** Told once per task when its response is complete; `keepAlive`: the connection may carry another request. */
 export type TaskFinished = (task: Task, keepAlive: boolean) => void;
-
-/** Read size when streaming a wrapped file. */
-const FILE_BLOCK = 131072;
-/**
- * Bytes of a file queued on the socket before reading waits: small enough to stay
- * in the CPU's cache (the app's outbufHighWatermark is for what apps produce).
- */
-const FILE_IN_FLIGHT = 1 << 20;
-
-/** Read up to `length` bytes of `fd` at `position` into a new Buffer. */
-function readAt(fd: number, length: number, position: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  return new Promise((resolve, reject) => {
-    fs.read(fd, buf, 0, length, position, (err, bytesRead) => (err ? reject(err) : resolve(buf.subarray(0, bytesRead))));
-  });
-}
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
@@ -282,30 +266,7 @@ export class Task {
     }
     const total = this.#head!.contentLength ?? available;
     this.#sendHead(total);
-    if (!this.#noBody) {
-      const fd = wrapper.fd;
-      let position = 0;
-      // For a descriptor, the next block is read while the previous one is being sent.
-      let next = fd !== null ? readAt(fd, Math.min(FILE_BLOCK, total), 0) : null;
-      while (position < total) {
-        if (!this.channel.connected) throw new ClientDisconnected();
-        let block: Uint8Array;
-        if (next !== null) {
-          block = await next;
-          const ahead = position + block.length;
-          next = block.length > 0 && ahead < total ? readAt(fd!, Math.min(FILE_BLOCK, total - ahead), ahead) : null;
-        } else {
-          block = (wrapper.file as { read(n: number): Uint8Array }).read(Math.min(FILE_BLOCK, total - position));
-        }
-        if (!block || block.length === 0) break;
-        this.#bytesSent += block.length;
-        position += block.length;
-        this.channel.write(block);
-        if (this.channel.needsDrain(FILE_IN_FLIGHT)) await this.channel.drained(FILE_IN_FLIGHT);
-      }
-      // A read still in flight (the client left) must not leave an unhandled rejection behind.
-      next?.catch(() => undefined);
-    }
+    if (!this.#noBody) this.#bytesSent = await streamFile(wrapper, total, this.channel);
     this.#close(wrapper);
     this.#finish();
   }

@@ -13,7 +13,8 @@ const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 describe('wsgi.file_wrapper', () => {
   const file = path.join(os.tmpdir(), `garcon-test-${process.pid}-wrapped.bin`);
-  const content = randomBytes(100_000);
+  // Several read blocks, not a multiple of any of them.
+  const content = randomBytes(3 * 1024 * 1024 + 123);
   let srv: Running;
 
   before(async () => {
