@@ -379,7 +379,10 @@ export class Channel implements TaskChannel {
       return;
     }
     if (!this.#unreadInput && !socket.isPaused() && socket.readableLength === 0) {
-      socket.end(() => socket.destroy());
+      // Nothing unread: once the response is in the kernel, close() delivers it and
+      // then the FIN, so no shutdown() call is needed.
+      if (socket.writableLength === 0) socket.destroy();
+      else socket.end(() => socket.destroy());
       return;
     }
     socket.end();
