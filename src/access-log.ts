@@ -62,7 +62,9 @@ export function durationMs(entry: AccessEntry): number {
 /** One line in Apache combined format followed by the response time in milliseconds. */
 export function formatCombined(entry: AccessEntry, now: Date = new Date()): string {
   const env = entry.environ;
-  const requestLine = `${field(env, 'REQUEST_METHOD')} ${field(env, 'REQUEST_URI')} ${field(env, 'SERVER_PROTOCOL')}`;
+  // Parts the server never learnt (a request line it could not read) are left out: that line reads "-".
+  const requestLine = [field(env, 'REQUEST_METHOD'), field(env, 'REQUEST_URI'), field(env, 'SERVER_PROTOCOL')]
+    .filter((part) => part !== '').join(' ');
   const status = entry.status.slice(0, 3);
   const dash = (text: string) => (text === '' ? '-' : escapeLogField(text));
   return (

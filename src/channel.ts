@@ -7,17 +7,18 @@ import type * as net from 'node:net';
 import type { ConnectionInfo } from './environ.js';
 import { RequestParser } from './parser.js';
 import type { ParsedRequest } from './request.js';
-import { writeErrorResponse, type TaskChannel } from './task.js';
+import type { TaskChannel } from './task.js';
 
 /** What a channel needs from its server. */
 export interface ChannelHost {
   readonly lookahead: number;
   readonly highWatermark: number;
-  readonly ident: string | null;
   readonly closing: boolean;
   newParser(): RequestParser;
   /** Run `request` when a task slot is free; the host calls taskDone() once its response is written. */
   dispatch(channel: Channel, request: ParsedRequest): void;
+  /** Answer a request the parser refused (request.error) with its error page. */
+  refuse(channel: Channel, request: ParsedRequest): void;
   /** The channel's socket has closed for good. */
   forget(channel: Channel): void;
 }
@@ -285,7 +286,7 @@ export class Channel implements TaskChannel {
         this.#running = true;
         if (request.error) {
           this.#closeWhenDone = true;
-          writeErrorResponse(this, request.error, request.version, this.#host.ident);
+          this.#host.refuse(this, request);
           this.taskDone(request, false);
         } else {
           this.#host.dispatch(this, request);

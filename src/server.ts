@@ -5,7 +5,7 @@
 import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { createAccessLog } from './access-log.js';
+import { createAccessLog, type AccessEntry } from './access-log.js';
 import { formatServingUrl, makeAdjustments, resolveListen, type Adjustments, type ServeOptions } from './adjustments.js';
 import { Channel, type ChannelHost, type ListenerInfo } from './channel.js';
 import { buildEnviron, type EnvironSettings } from './environ.js';
@@ -13,7 +13,7 @@ import { HttpError, InvalidOptionError } from './errors.js';
 import { RequestParser, type ParserLimits } from './parser.js';
 import { buildPipeline, type Adjuster } from './pipeline.js';
 import type { ParsedRequest } from './request.js';
-import { Task, type TaskFinished, type TaskSettings } from './task.js';
+import { Task, writeErrorResponse, type TaskFinished, type TaskSettings } from './task.js';
 import type { App, Logger } from './types.js';
 
 /** One listening socket and what the environ says about it. */
@@ -44,6 +44,7 @@ export class GarconServer implements ChannelHost {
   readonly #parserLimits: ParserLimits;
   readonly #environSettings: EnvironSettings;
   readonly #taskSettings: TaskSettings;
+  readonly #accessLog: ((entry: AccessEntry) => void) | null;
   readonly #listeners: Listener[] = [];
   readonly #channels = new Set<Channel>();
   /** Accepted sockets held unread while the connection limit is reached (the excess waits). */
@@ -68,6 +69,7 @@ export class GarconServer implements ChannelHost {
     this.logger = adj.logger;
     this.#app = app;
     this.#adjust = buildPipeline(adj);
+    this.#accessLog = createAccessLog(adj);
     this.#parserLimits = {
       maxRequestHeaderSize: adj.maxRequestHeaderSize,
       maxRequestBodySize: adj.maxRequestBodySize,
@@ -78,7 +80,7 @@ export class GarconServer implements ChannelHost {
       ident: adj.ident,
       exposeTracebacks: adj.exposeTracebacks,
       logger: adj.logger,
-      onResponse: createAccessLog(adj),
+      onResponse: this.#accessLog,
     };
   }
 
@@ -90,10 +92,6 @@ export class GarconServer implements ChannelHost {
 
   get highWatermark(): number {
     return this.adjustments.outbufHighWatermark;
-  }
-
-  get ident(): string | null {
-    return this.adjustments.ident;
   }
 
   get closing(): boolean {
@@ -112,6 +110,26 @@ export class GarconServer implements ChannelHost {
     }
     this.#waiting.push({ channel, request });
     this.logger.warn(`Task queue depth is ${this.#waiting.length}`);
+  }
+
+  refuse(channel: Channel, request: ParsedRequest): void {
+    const startTime = this.#accessLog ? process.hrtime.bigint() : 0n;
+    const bytesSent = writeErrorResponse(channel, request.error!, request.version, this.adjustments.ident);
+    if (this.#accessLog === null) return;
+    // What the parser got before refusing; an unreadable request line is logged as "-".
+    const lineParsed = request.target !== '';
+    this.#accessLog({
+      environ: {
+        REMOTE_ADDR: channel.info.remoteAddr,
+        REQUEST_METHOD: lineParsed ? request.method : '-',
+        REQUEST_URI: lineParsed ? request.target : '',
+        SERVER_PROTOCOL: lineParsed ? `HTTP/${request.version}` : '',
+      },
+      status: `${request.error!.status} ${request.error!.reason}`,
+      bytesSent,
+      startTime,
+      endTime: process.hrtime.bigint(),
+    });
   }
 
   /** One per server, not one closure per request: a task's response is complete. */

@@ -43,14 +43,15 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-/** Write an error page for `error` (parser errors, 500s): always closes. */
-export function writeErrorResponse(channel: TaskChannel, error: HttpError, version: '1.0' | '1.1', ident: string | null): void {
+/** Write an error page for `error` (parser errors, 500s; the connection then closes); returns the body's length. */
+export function writeErrorResponse(channel: TaskChannel, error: HttpError, version: '1.0' | '1.1', ident: string | null): number {
   const body = Buffer.from(error.body(ident), 'utf8');
   let head = `HTTP/${version} ${error.status} ${error.reason}\r\nConnection: close\r\nContent-Length: ${body.length}\r\n` +
     `Content-Type: text/plain; charset=utf-8\r\nDate: ${httpDate()}\r\n`;
   if (ident) head += `Server: ${ident}\r\n`;
   channel.write(head + '\r\n');
   channel.write(body);
+  return body.length;
 }
 
 export class Task {
@@ -289,7 +290,7 @@ export class Task {
   }
 
   #respondWithError(error: HttpError): void {
-    writeErrorResponse(this.channel, error, this.request.version, this.#settings.ident);
+    this.#bytesSent = writeErrorResponse(this.channel, error, this.request.version, this.#settings.ident);
     this.#end(`${error.status} ${error.reason}`, false);
   }
 
