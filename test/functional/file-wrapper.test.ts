@@ -26,7 +26,7 @@ describe('wsgi.file_wrapper', () => {
     fs.rmSync(file, { force: true });
   });
 
-  for (const route of ['/filelike', '/filelike_nocl', '/filelike_longcl', '/fd', '/fd_nocl']) {
+  for (const route of ['/filelike', '/filelike_nocl', '/filelike_longcl', '/fd', '/fd_nocl', '/handle', '/handle_nocl']) {
     it(`${route}: exact Content-Length from the file, whole content, connection kept`, async () => {
       const ex = await send(srv.port, get(route) + get(route), { responses: 2 });
       for (const res of ex.responses) {
