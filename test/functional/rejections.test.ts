@@ -135,4 +135,25 @@ describe('rejected input on the wire', () => {
     expect(ex.responses[0]!.headers.connection).to.equal('close');
     expect(ex.closed).to.equal(true);
   });
+
+  it('with channelRequestLookahead, a request after an invalid one is never dispatched (CVE-2024-49768)', async () => {
+    let runs = 0;
+    const lookahead = await startServer((environ, startResponse) => {
+      runs++;
+      return echo(environ, startResponse);
+    }, { channelRequestLookahead: 5 });
+    try {
+      const bad = `GET / HTTP/1.1\r\n${H}Content-length: -1\r\n\r\n`;
+      const next = `POST / HTTP/1.1\r\n${H}Content-Length: 1\r\n\r\nx`;
+      for (const pieces of [[bad + next], [bad, next]]) {
+        const ex = await send(lookahead.port, pieces, { pieceDelay: 20 });
+        expect(ex.responses.map((r) => r.status)).to.deep.equal([400]);
+        expect(ex.closed).to.equal(true);
+      }
+      expect(runs).to.equal(0);
+      expect((await send(lookahead.port, get('/'), { responses: 1 })).responses[0]!.status).to.equal(200);
+    } finally {
+      await lookahead.close();
+    }
+  });
 });
