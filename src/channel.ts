@@ -137,11 +137,6 @@ export class Channel implements TaskChannel {
     return this.#shuttingDown;
   }
 
-  /** No request is running or waiting, and no partial request is arriving. */
-  get idle(): boolean {
-    return !this.#running && this.#queue.length === 0 && this.#parser === null;
-  }
-
   /** A request is running or waiting (such channels are never timed out). */
   get busy(): boolean {
     return this.#running || this.#queue.length > 0;
@@ -399,10 +394,11 @@ export class Channel implements TaskChannel {
     this.socket.destroy();
   }
 
-  /** The server is shutting down: close now if idle, else after the response in flight. */
+  /** The server is shutting down: close now unless a request is running or waiting, else after its response. */
   shutdown(): void {
     this.#shuttingDown = true;
-    if (this.idle) this.close();
+    // A request still arriving is dropped like an idle connection's: waiting for it could take until shutdownTimeout.
+    if (!this.busy) this.close();
     else this.#closeWhenDone = true;
   }
 

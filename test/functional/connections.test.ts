@@ -175,6 +175,17 @@ describe('connections', () => {
     expect(refused).to.equal('ECONNREFUSED');
   });
 
+  it('close() does not wait for a request that is still arriving', async () => {
+    const srv = await startServer(echo, { shutdownTimeout: 30 });
+    const partial = await connect(srv.port);
+    partial.write('GET / HTTP/1.1\r\nHost: x\r\nX-Half: ');
+    await wait(50);
+    const start = Date.now();
+    await srv.server.close();
+    expect(Date.now() - start).to.be.below(5000);
+    await closed(partial);
+  });
+
   it('connections reset right after accept are released and the server keeps answering (CVE-2024-49769)', async () => {
     const srv = await startServer(echo);
     try {
