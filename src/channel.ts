@@ -345,7 +345,8 @@ export class Channel implements TaskChannel {
   /**
    * The idle sweep's verdict (`now` and `limit` in ms): silent for `limit` with
    * nothing running; a head still arriving after `limit` (slowloris, contract 12);
-   * or a body arriving for longer than `limit` at under MIN_BODY_RATE on average.
+   * a body arriving for longer than `limit` at under MIN_BODY_RATE on average; or
+   * a response stalled for `limit` on a client that does not read.
    */
   timedOut(now: number, limit: number): boolean {
     if (this.#headStartedAt !== 0 && now - this.#headStartedAt > limit) return true;
@@ -354,6 +355,9 @@ export class Channel implements TaskChannel {
       const elapsed = now - this.#bodyStartedAt;
       if (elapsed > limit && (this.#bodyBytes * 1000) / elapsed < MIN_BODY_RATE) return true;
     }
+    // A response waiting on a client that has read nothing for `limit` would hold its
+    // task slot (threads) forever: a slow-read attack on the whole server.
+    if (this.#drainWaiters.length > 0 && now - this.lastActivity > limit) return true;
     return !this.busy && now - this.lastActivity > limit;
   }
 

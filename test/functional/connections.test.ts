@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import * as net from 'node:net';
 import { app as echo } from '../../fixtures/echo.js';
-import { sleepy } from '../../fixtures/streaming.js';
+import { bigDownload, sleepy } from '../../fixtures/streaming.js';
 import type { App } from '../../src/types.js';
 import { get, parseResponses, send, startServer } from '../helpers/http.js';
 
@@ -173,6 +173,23 @@ describe('connections', () => {
       s.on('connect', () => resolve('connected'));
     });
     expect(refused).to.equal('ECONNREFUSED');
+  });
+
+  it('a client that stops reading a response is cut off after channelTimeout, freeing its task slot', async () => {
+    const srv = await startServer(bigDownload, { threads: 1, channelTimeout: 0.5, cleanupInterval: 0.1, outbufHighWatermark: 65536 });
+    const stalled = await connect(srv.port);
+    try {
+      stalled.pause(); // never reads: the server's socket buffer fills and the app waits on 'drain'
+      stalled.write(get('/?size=104857600'));
+      await wait(200);
+      // With threads: 1 this request can only run once the stalled one has been cut off.
+      const ok = await send(srv.port, get('/?size=10'), { responses: 1, timeout: 10000 });
+      expect(ok.responses[0]!.body.length).to.equal(10);
+      expect(srv.logger.messages('info').some((m) => m.startsWith('Client disconnected while serving'))).to.equal(true);
+    } finally {
+      stalled.destroy();
+      await srv.close();
+    }
   });
 
   it('close() does not wait for a request that is still arriving', async () => {
