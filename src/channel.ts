@@ -101,6 +101,8 @@ export class Channel implements TaskChannel {
   #pending: (string | Uint8Array)[] = [];
   #pendingBytes = 0;
   #flushScheduled = false;
+  /** Inside received(): it flushes when done, so writes need no tick of their own. */
+  #receiving = false;
 
   constructor(socket: net.Socket, listener: ListenerInfo, host: ChannelHost) {
     this.socket = socket;
@@ -160,7 +162,7 @@ export class Channel implements TaskChannel {
     }
     this.#pending.push(data);
     this.#pendingBytes += data.length; // strings are latin-1 here: one byte per char
-    if (!this.#flushScheduled) {
+    if (!this.#flushScheduled && !this.#receiving) {
       this.#flushScheduled = true;
       process.nextTick(flushOnTick, this);
     }
@@ -254,7 +256,14 @@ export class Channel implements TaskChannel {
       }
     }
     // Run first: a synchronous app answers at once, and reading need not pause and resume (two epoll calls).
-    this.#runNext();
+    this.#receiving = true;
+    try {
+      this.#runNext();
+    } finally {
+      this.#receiving = false;
+    }
+    // What synchronous apps answered leaves now, in one write.
+    this.flush();
     this.#updateReading();
   }
 

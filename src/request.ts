@@ -21,7 +21,9 @@ export class ParsedRequest {
    * repeated fields joined with ', '. Names containing '_' are dropped; for HTTP/1.1
    * Transfer-Encoding is removed once it has been validated.
    */
-  headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  // A plain object, not Object.create(null): every key starts with HTTP_ or CONTENT_,
+  // so none can reach Object.prototype, and V8 keeps such objects in its fast mode.
+  headers: Record<string, string> = {};
   /** The request asked for a persistent connection (Connection tokens and version rules). */
   keepAlive = false;
   /** Close after answering, whatever the response says (e.g. Content-Length with Transfer-Encoding). */
