@@ -282,7 +282,7 @@ export class RequestParser {
     const targetEnd = head.indexOf(SP, targetStart);
     if (targetEnd === -1 || targetEnd === targetStart || targetEnd >= end) refuse(new BadRequest(START_LINE_INVALID));
     const [major, minor] = parseVersion(head, targetEnd + 1, end);
-    const method = head.toString('latin1', 0, methodEnd);
+    const method = methodName(head, methodEnd);
     if (method !== method.toUpperCase()) refuse(new BadRequest(`Malformed HTTP method "${method}"`));
     if (major !== 1) refuse(new HttpVersionNotSupported(`HTTP/${major}.${minor} is not supported`));
     this.request.method = method;
@@ -380,9 +380,26 @@ export class RequestParser {
   }
 }
 
+/** Methods seen on nearly every request, recognised by their bytes without making a new string. */
+const COMMON_METHODS: readonly (readonly [string, Uint8Array])[] = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']
+  .map((name) => [name, Buffer.from(name, 'latin1')] as const);
+
+/** The method token `head[0, end)` as a string. */
+function methodName(head: Buffer, end: number): string {
+  for (const [name, bytes] of COMMON_METHODS) {
+    if (bytes.length !== end) continue;
+    let i = 0;
+    while (i < end && head[i] === bytes[i]) i++;
+    if (i === end) return name;
+  }
+  return head.toString('latin1', 0, end);
+}
+
 /** `HTTP/` DIGIT `.` DIGIT exactly (RFC 9112 section 2.3); returns [major, minor]. */
 function parseVersion(head: Buffer, start: number, end: number): [number, number] {
-  if (end - start !== 8 || head.toString('latin1', start, start + 5) !== 'HTTP/') {
+  // Byte by byte: "HTTP/" is case-sensitive (RFC 9112 section 2.3).
+  if (end - start !== 8 || head[start] !== 0x48 || head[start + 1] !== 0x54 || head[start + 2] !== 0x54 ||
+    head[start + 3] !== 0x50 || head[start + 4] !== 0x2f) {
     refuse(new BadRequest(START_LINE_INVALID));
   }
   const major = head[start + 5]!;
