@@ -159,11 +159,15 @@ export class RequestParser {
       this.#fail(new RequestHeaderFieldsTooLarge(`exceeds max_header of ${limit}`));
       return end;
     }
-    const last = data.subarray(start, end);
-    const head = this.#headChunks.length === 0 ? last : Buffer.concat([...this.#headChunks, last]);
-    this.#headChunks = [];
     try {
-      this.#parseHead(head);
+      if (this.#headChunks.length === 0) {
+        // The usual case: the whole head is in this read; parse it in place.
+        this.#parseHead(data, start, end);
+      } else {
+        const head = Buffer.concat([...this.#headChunks, data.subarray(start, end)]);
+        this.#headChunks = [];
+        this.#parseHead(head, 0, head.length);
+      }
       this.#headersFinished = true;
     } catch (caught) {
       if (!(caught instanceof Refusal)) throw caught;
@@ -220,13 +224,13 @@ export class RequestParser {
       bytes.length >= 3 ? bytes.subarray(bytes.length - 3) : Buffer.concat([this.#headTail, bytes]).subarray(-3);
   }
 
-  /** Validate the head (which ends with CRLF CRLF) and fill in the request. */
-  #parseHead(head: Buffer): void {
+  /** Validate the head `head[start, end)` (which ends with CRLF CRLF) and fill in the request. */
+  #parseHead(head: Buffer, start: number, end: number): void {
     // Line structure and header fields are checked before the request line is
     // cracked (Waitress's order), so those errors leave request.version at 1.0.
-    const requestLineEnd = lineEnd(head, 0);
-    this.#parseFieldLines(head, requestLineEnd + 2);
-    const targetRange = this.#parseRequestLine(head, requestLineEnd);
+    const requestLineEnd = lineEnd(head, start);
+    this.#parseFieldLines(head, requestLineEnd + 2, end - 2);
+    const targetRange = this.#parseRequestLine(head, start, requestLineEnd);
     const target = parseRequestTarget(head, targetRange[0], targetRange[1]);
     if (target === null) refuse(new BadRequest('Bad URI'));
     this.request.target = target.target;
@@ -235,9 +239,8 @@ export class RequestParser {
     this.#applyFieldSemantics();
   }
 
-  /** Header field lines from `start` to the empty line ending the head (RFC 9112 section 5). */
-  #parseFieldLines(head: Buffer, start: number): void {
-    const end = head.length - 2;
+  /** Header field lines from `start` to `end`, the empty line ending the head (RFC 9112 section 5). */
+  #parseFieldLines(head: Buffer, start: number, end: number): void {
     let pending: PendingField | null = null;
     for (let pos = start; pos < end; ) {
       const cr = lineEnd(head, pos);
@@ -273,16 +276,16 @@ export class RequestParser {
    * `method SP request-target SP HTTP-version` (RFC 9112 section 3), trailing
    * SP/HTAB tolerated. Sets method and version; returns the target's range.
    */
-  #parseRequestLine(head: Buffer, end: number): [number, number] {
-    while (end > 0 && isOws(head[end - 1]!)) end--;
-    let methodEnd = 0;
+  #parseRequestLine(head: Buffer, start: number, end: number): [number, number] {
+    while (end > start && isOws(head[end - 1]!)) end--;
+    let methodEnd = start;
     while (methodEnd < end && TCHAR[head[methodEnd]!] === 1) methodEnd++;
-    if (methodEnd === 0 || methodEnd === end || head[methodEnd] !== SP) refuse(new BadRequest(START_LINE_INVALID));
+    if (methodEnd === start || methodEnd === end || head[methodEnd] !== SP) refuse(new BadRequest(START_LINE_INVALID));
     const targetStart = methodEnd + 1;
     const targetEnd = head.indexOf(SP, targetStart);
     if (targetEnd === -1 || targetEnd === targetStart || targetEnd >= end) refuse(new BadRequest(START_LINE_INVALID));
     const [major, minor] = parseVersion(head, targetEnd + 1, end);
-    const method = methodName(head, methodEnd);
+    const method = methodName(head, start, methodEnd);
     if (method !== method.toUpperCase()) refuse(new BadRequest(`Malformed HTTP method "${method}"`));
     if (major !== 1) refuse(new HttpVersionNotSupported(`HTTP/${major}.${minor} is not supported`));
     this.request.method = method;
@@ -384,15 +387,16 @@ export class RequestParser {
 const COMMON_METHODS: readonly (readonly [string, Uint8Array])[] = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']
   .map((name) => [name, Buffer.from(name, 'latin1')] as const);
 
-/** The method token `head[0, end)` as a string. */
-function methodName(head: Buffer, end: number): string {
+/** The method token `head[start, end)` as a string. */
+function methodName(head: Buffer, start: number, end: number): string {
+  const length = end - start;
   for (const [name, bytes] of COMMON_METHODS) {
-    if (bytes.length !== end) continue;
+    if (bytes.length !== length) continue;
     let i = 0;
-    while (i < end && head[i] === bytes[i]) i++;
-    if (i === end) return name;
+    while (i < length && head[start + i] === bytes[i]) i++;
+    if (i === length) return name;
   }
-  return head.toString('latin1', 0, end);
+  return head.toString('latin1', start, end);
 }
 
 /** `HTTP/` DIGIT `.` DIGIT exactly (RFC 9112 section 2.3); returns [major, minor]. */
