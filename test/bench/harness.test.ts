@@ -7,6 +7,7 @@ import { parseResponseHead } from './download.js';
 import { parseWrkReport, wrkScript, type LoadSpec } from './load.js';
 import { selfTimes, type CpuProfile } from './profile-top.js';
 import { median, medianSample } from './report.js';
+import { choosePinning, onCpus } from './pinning.js';
 
 const WRK_REPORT = `Running 5s test @ http://127.0.0.1:40000/
   1 threads and 50 connections
@@ -105,4 +106,18 @@ describe('bench harness', () => {
       expect(rows[0]!.percent).to.be.closeTo(62.5, 1e-9);
     });
   });
+
+  describe('CPU pinning', () => {
+    it('pins servers to the last core and the load to the others, or nothing', () => {
+      expect(onCpus(null, 'wrk', ['-t1'])).to.deep.equal(['wrk', ['-t1']]);
+      expect(onCpus('1', 'node', ['s.js'])).to.deep.equal(['taskset', ['-c', '1', 'node', 's.js']]);
+      expect(choosePinning({ BENCH_PIN: '0' }, 8)).to.deep.equal({ server: null, client: null });
+      expect(choosePinning({}, 1)).to.deep.equal({ server: null, client: null });
+      const two = choosePinning({}, 2);
+      if (two.server !== null) expect(two).to.deep.equal({ server: '1', client: '0' }); // taskset present
+      const four = choosePinning({}, 4);
+      if (four.server !== null) expect(four).to.deep.equal({ server: '3', client: '0-2' });
+    });
+  });
 });
+

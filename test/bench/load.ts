@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PINNING, onCpus } from './pinning.js';
 
 /** One load run against one server. */
 export interface LoadSpec {
@@ -101,7 +102,8 @@ export function parseWrkReport(report: string): LoadResult {
 
 function collect(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, argv] = onCpus(PINNING.client, command, args);
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));

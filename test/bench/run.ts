@@ -27,6 +27,7 @@ import { formatTable, median, medianSample, type Sample, type ScenarioResult } f
 import { ROUTES } from './routes.js';
 import { SCENARIOS, type FileScenario, type IdleScenario, type LoadScenario } from './scenarios.js';
 import { SERVER_NAMES, ServerProcess, type ServerName } from './server-process.js';
+import { PINNING } from './pinning.js';
 
 const MIB = 1024 * 1024;
 const DOWNLOAD_TIMEOUT_MS = 120_000;
@@ -222,7 +223,10 @@ function createBigFile(mib: number): string {
 
 function machine(tool: LoadTool): Record<string, string | number> {
   const cpu = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'latin1'));
-  return { nproc: os.availableParallelism(), cpu: cpu?.[1] ?? os.cpus()[0]?.model ?? 'unknown', node: process.version, loadTool: tool };
+  return {
+    nproc: os.availableParallelism(), cpu: cpu?.[1] ?? os.cpus()[0]?.model ?? 'unknown', node: process.version, loadTool: tool,
+    pinning: PINNING.server === null ? 'none' : `servers on CPU ${PINNING.server}, load on CPU ${PINNING.client}`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -255,6 +259,7 @@ async function main(): Promise<void> {
     if (file !== null) fs.rmSync(path.dirname(file), { recursive: true, force: true });
   }
   const table = formatTable(results);
+  console.log(`CPU pinning: ${machine(tool).pinning} (BENCH_PIN=0 to turn off)\n`);
   console.log(table);
   for (const result of results) for (const note of result.notes) console.log(`- ${note}`);
   const settings = { ...config, only: config.only === null ? null : [...config.only] };

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { FILE_ENV, type ServerAnnouncement } from './routes.js';
+import { PINNING, onCpus } from './pinning.js';
 
 export type ServerName = 'garcon' | 'node:http';
 
@@ -45,7 +46,8 @@ export class ServerProcess {
     const nodeArgs = options.cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
     const env = { ...process.env };
     if (options.file !== null) env[FILE_ENV] = options.file;
-    const child = spawn(process.execPath, [...nodeArgs, SCRIPTS[name]], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const [file, argv] = onCpus(PINNING.server, process.execPath, [...nodeArgs, SCRIPTS[name]]);
+    const child = spawn(file, argv, { env, stdio: ['ignore', 'pipe', 'inherit'] });
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name} server did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
       const lines = readline.createInterface({ input: child.stdout! });
