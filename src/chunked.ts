@@ -8,7 +8,7 @@
 
 import type { BodyBuffer } from './buffers.js';
 import { BadRequest, RequestEntityTooLarge, type HttpError } from './errors.js';
-import { TCHAR, isFieldValueByte } from './header-names.js';
+import { TCHAR, isFieldValueByte, isQdtext, isQuotedPairChar } from './header-names.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -59,15 +59,6 @@ function hexDigit(byte: number): number {
   const lower = byte | 0x20;
   if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
   return -1;
-}
-
-/** qdtext / quoted-pair content bytes (RFC 9110 section 5.6.4). */
-function isQdtext(byte: number): boolean {
-  return byte === 0x09 || byte === 0x20 || byte === 0x21 || (byte >= 0x23 && byte !== BACKSLASH && byte !== 0x7f);
-}
-
-function isQuotedPairByte(byte: number): boolean {
-  return byte === 0x09 || (byte >= 0x20 && byte !== 0x7f);
 }
 
 /** Decodes one chunked body into a BodyBuffer. */
@@ -235,7 +226,7 @@ export class ChunkedDecoder {
         else if (!isQdtext(byte)) this.#fail(INVALID_EXTENSION);
         return;
       case State.ExtQuotedPair:
-        if (isQuotedPairByte(byte)) this.#state = State.ExtQuoted;
+        if (isQuotedPairChar(byte)) this.#state = State.ExtQuoted;
         else this.#fail(INVALID_EXTENSION);
         return;
       default:

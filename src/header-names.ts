@@ -22,6 +22,19 @@ export function isOws(byte: number): boolean {
 }
 
 /**
+ * qdtext (RFC 9110 section 5.6.4): HTAB, SP, VCHAR except `"` and `\`, obs-text.
+ * Takes a byte or a latin-1 char code (anything above 0xFF is refused).
+ */
+export function isQdtext(code: number): boolean {
+  return code === HTAB || code === SP || code === 0x21 || (code >= 0x23 && code <= 0xff && code !== 0x5c && code !== 0x7f);
+}
+
+/** The byte after the backslash of a quoted-pair (RFC 9110 section 5.6.4): HTAB, SP, VCHAR, obs-text. */
+export function isQuotedPairChar(code: number): boolean {
+  return code === HTAB || (code >= 0x20 && code <= 0xff && code !== 0x7f);
+}
+
+/**
  * `text` without leading and trailing SP/HTAB, and nothing else: a wider strip
  * (NEL, NBSP, VT) once enabled request smuggling (Waitress spec 10, #14).
  */

@@ -3,6 +3,7 @@
 // (RFC 9110 section 7.6.1). The engine has already acted on them (keep-alive,
 // framing), so removing them from the environ loses nothing.
 
+import { trimOws } from './header-names.js';
 import type { Environ } from './types.js';
 
 /** RFC 9110 7.6.1 and RFC 9112 (Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*). */
@@ -26,15 +27,11 @@ export const HOP_BY_HOP_KEYS: readonly string[] = [
 const PROTECTED_KEYS: ReadonlySet<string> = new Set(['HTTP_HOST']);
 
 const COMMA = 0x2c;
-const SP = 0x20;
-const HTAB = 0x09;
 
-/** Remove the header named by one Connection option (bytes start..end of the field value). */
+/** Remove the header named by one Connection option (the field value's chars start..end). */
 function removeConnectionOption(environ: Environ, connection: string, start: number, end: number): void {
-  while (start < end && (connection.charCodeAt(start) === SP || connection.charCodeAt(start) === HTAB)) start++;
-  while (end > start && (connection.charCodeAt(end - 1) === SP || connection.charCodeAt(end - 1) === HTAB)) end--;
-  if (start === end) return;
-  const option = connection.slice(start, end);
+  const option = trimOws(connection.slice(start, end));
+  if (option === '') return;
   // The engine drops header names containing '_' so that `X_Y` cannot pose as `X-Y`;
   // an option spelled with '_' names no header the app can see.
   if (option.includes('_')) return;

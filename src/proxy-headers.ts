@@ -8,7 +8,7 @@
 
 import { BadRequest, InvalidOptionError } from './errors.js';
 import type { Adjuster } from './pipeline.js';
-import { trimOws } from './header-names.js';
+import { isQdtext, isQuotedPairChar, trimOws } from './header-names.js';
 import { compileTrust, type TrustPredicate } from './trust.js';
 import type { Environ, Logger } from './types.js';
 
@@ -70,21 +70,12 @@ class MalformedProxyHeader extends Error {
   }
 }
 
-const SP = 0x20;
-const HTAB = 0x09;
 const DQUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
 
-
-/** qdtext, or the byte after a backslash in a quoted-pair (RFC 9110 section 5.6.4). */
-function isQuotedText(code: number, escaped: boolean): boolean {
-  if (code === HTAB || code === SP || (code >= 0x80 && code <= 0xff)) return true;
-  if (escaped) return code >= 0x21 && code <= 0x7e;
-  return code === 0x21 || (code >= 0x23 && code <= 0x5b) || (code >= 0x5d && code <= 0x7e);
-}
 
 /**
  * A value quoted at both ends must be a whole quoted-string and is unescaped;
@@ -109,7 +100,7 @@ function readQuotedString(quoted: string): string | null {
     const escaped = code === BACKSLASH;
     if (escaped) code = quoted.charCodeAt(++i);
     // i === last: the backslash escaped the closing quote, so the string never ends.
-    if (i === last || !isQuotedText(code, escaped)) return null;
+    if (i === last || !(escaped ? isQuotedPairChar(code) : isQdtext(code))) return null;
     text += quoted[i];
   }
   return text;
