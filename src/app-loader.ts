@@ -16,7 +16,7 @@ function isFilePath(specifier: string): boolean {
 }
 
 /** The URL import() should load for `specifier`, resolved from `baseDir`. */
-export function moduleUrl(specifier: string, baseDir: string): string {
+function moduleUrl(specifier: string, baseDir: string): string {
   if (isFilePath(specifier)) return pathToFileURL(path.resolve(baseDir, specifier)).href;
   // Packages are looked up from baseDir's node_modules, as `node` run there would.
   const requireFrom = createRequire(path.join(baseDir, 'noop.js'));
@@ -24,7 +24,7 @@ export function moduleUrl(specifier: string, baseDir: string): string {
 }
 
 /** import() a module by file path or package name; errors say which and why. */
-export async function importModule(specifier: string, baseDir: string, what: string): Promise<Record<string, unknown>> {
+async function importModule(specifier: string, baseDir: string, what: string): Promise<Record<string, unknown>> {
   if (specifier === '') throw new AppResolutionError(`Cannot import ${what}: no module named`);
   let url: string;
   try {
@@ -49,7 +49,7 @@ const ownProperty = (holder: unknown, key: string): holder is Record<string, unk
  * "constructor" or "__proto__" never resolve). A CommonJS module's properties may
  * only be reachable through `default` (module.exports), so the first step falls back to it.
  */
-export function walkExport(namespace: Record<string, unknown>, dotted: string, what: string): unknown {
+function walkExport(namespace: Record<string, unknown>, dotted: string, what: string): unknown {
   const parts = dotted === '' ? ['default'] : dotted.split('.');
   // ES modules compiled to CommonJS (TypeScript, Babel) mark their exports object with
   // __esModule; their default export is that object's `default`, not the object itself.
@@ -64,7 +64,7 @@ export function walkExport(namespace: Record<string, unknown>, dotted: string, w
 }
 
 /** Split "MODULE:EXPORT" at the last colon that is not part of a Windows drive letter. */
-export function splitTarget(target: string): { module: string; exportPath: string } {
+function splitTarget(target: string): { module: string; exportPath: string } {
   const colon = target.lastIndexOf(':');
   if (colon <= 1 && /^[A-Za-z]:[\\/]/.test(target)) return { module: target, exportPath: '' };
   if (colon === -1) return { module: target, exportPath: '' };

@@ -4,7 +4,7 @@
 // gracefully (end, then a short drain of what the client still sends).
 
 import type * as net from 'node:net';
-import type { ConnectionInfo } from './environ.js';
+import { UNIX_PEER_ADDRESS, type ConnectionInfo } from './environ.js';
 import { RequestParser } from './parser.js';
 import type { ParsedRequest } from './request.js';
 import type { TaskChannel } from './task.js';
@@ -122,7 +122,7 @@ export class Channel implements TaskChannel {
       const unix = this.#listener.unix;
       this.#info = {
         // Contract decision 14: unix-socket peers are 'localhost' (what trustedProxy is matched against).
-        remoteAddr: unix ? 'localhost' : (this.socket.remoteAddress ?? ''),
+        remoteAddr: unix ? UNIX_PEER_ADDRESS : (this.socket.remoteAddress ?? ''),
         remotePort: unix ? '' : String(this.socket.remotePort ?? ''),
         serverPort: this.#listener.serverPort,
         clientDisconnected: () => !this.#connected,

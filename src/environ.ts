@@ -7,6 +7,9 @@ import { fileWrapper } from './file-wrapper.js';
 import type { ParsedRequest } from './request.js';
 import type { Environ, ErrorStream } from './types.js';
 
+/** REMOTE_ADDR of a unix-socket peer (contract decision 14, as in Waitress); what trustedProxy matches for it. */
+export const UNIX_PEER_ADDRESS = 'localhost';
+
 /** What the environ needs to know about the connection a request came on. */
 export interface ConnectionInfo {
   remoteAddr: string;

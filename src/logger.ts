@@ -8,11 +8,6 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
-/** True when `name` is one of the level names accepted by createLogger. */
-export function isLogLevel(name: string): name is LogLevel {
-  return Object.prototype.hasOwnProperty.call(RANK, name);
-}
-
 /**
  * A logger printing `LEVEL:garcon:message` lines (Python logging's default shape,
  * which Waitress users know) to `stream`, dropping messages below `level`.

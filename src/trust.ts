@@ -10,13 +10,12 @@
 
 import proxyAddr from 'proxy-addr';
 import { InvalidOptionError } from './errors.js';
+import { UNIX_PEER_ADDRESS } from './environ.js';
 
 /** True when `address` (an IP, 'localhost' for a unix peer, or any claimed hop) is a trusted proxy. */
 export type TrustPredicate = (address: string) => boolean;
 
-/** REMOTE_ADDR of a client connected over a unix socket. */
-export const UNIX_PEER_ADDRESS = 'localhost';
-
+/** trustedProxy entries that mean "a client on the unix socket". */
 const UNIX_PEER_NAMES: ReadonlySet<string> = new Set(['unix', UNIX_PEER_ADDRESS]);
 
 /** Distinct addresses whose answer is remembered; past this the memo starts over. */
