@@ -28,6 +28,14 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** Pieces at least this large are written as they are; smaller ones are copied into one batch. */
 const COPY_LIMIT = 16384;
 
+/** Batches up to this many bytes are sent as one latin-1 string rather than a new Buffer. */
+const TEXT_BATCH_LIMIT = 4096;
+
+function latin1(bytes: Uint8Array): string {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buffer.toString('latin1');
+}
+
 function flushOnTick(channel: Channel): void {
   channel.flush();
 }
@@ -182,6 +190,15 @@ export class Channel implements TaskChannel {
       const only = pieces[0]!;
       if (typeof only === 'string') this.socket.write(only, 'latin1');
       else this.socket.write(only);
+      return;
+    }
+    if (total <= TEXT_BATCH_LIMIT) {
+      // A small batch (a head and a short body) is cheaper to join as latin-1
+      // text, which the socket encodes straight into its write, than to copy
+      // into a new Buffer: latin-1 maps every byte to one char and back exactly.
+      let text = '';
+      for (const piece of pieces) text += typeof piece === 'string' ? piece : latin1(piece);
+      this.socket.write(text, 'latin1');
       return;
     }
     const batch = Buffer.allocUnsafe(total);

@@ -64,12 +64,52 @@ export function isFieldValueByte(byte: number): boolean {
   return byte >= 0x20 ? byte !== 0x7f : byte === HTAB;
 }
 
+/** RFC 9110 7.6.1 and RFC 9112: hop-by-hop fields (Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*), by environ key. */
+export const HOP_BY_HOP_KEYS: readonly string[] = [
+  'HTTP_CONNECTION',
+  'HTTP_KEEP_ALIVE',
+  'HTTP_PROXY_AUTHENTICATE',
+  'HTTP_PROXY_AUTHORIZATION',
+  'HTTP_TE',
+  'HTTP_TRAILER',
+  'HTTP_TRANSFER_ENCODING',
+  'HTTP_UPGRADE',
+];
+
+/** The proxy headers the trusted-proxy stage reads or removes, by environ key. */
+export const PROXY_KEYS: readonly string[] = [
+  'HTTP_X_FORWARDED_FOR',
+  'HTTP_X_FORWARDED_HOST',
+  'HTTP_X_FORWARDED_PROTO',
+  'HTTP_X_FORWARDED_PORT',
+  'HTTP_X_FORWARDED_BY',
+  'HTTP_FORWARDED',
+];
+
+/**
+ * Bits the parser records (ParsedRequest.fieldFlags) for fields the adjustment
+ * pipeline acts on, so that a request without any skips those stages instead
+ * of probing the environ for a dozen absent keys.
+ */
+export const enum FieldFlag {
+  None = 0,
+  HopByHop = 1,
+  Proxy = 2,
+  All = 3,
+}
+
+/** A field name as the server knows it: its environ key (null: dropped) and its FieldFlag bits. */
+export interface FieldName {
+  readonly key: string | null;
+  readonly flags: FieldFlag;
+}
+
 /**
  * Names are cached as sent, so an attacker could grow the cache with made-up
  * names; past this many entries new names are still mapped, just not remembered.
  */
 const MAX_CACHED_NAMES = 1024;
-const environKeys = new Map<string, string | null>();
+const fieldNames = new Map<string, FieldName>();
 
 function computeEnvironKey(name: string): string | null {
   // Names with '_' are dropped so that `X_Foo` can never pose as `X-Foo`
@@ -80,15 +120,23 @@ function computeEnvironKey(name: string): string | null {
   return `HTTP_${upper}`;
 }
 
+function computeFieldName(name: string): FieldName {
+  const key = computeEnvironKey(name);
+  let flags = FieldFlag.None;
+  if (key !== null && HOP_BY_HOP_KEYS.includes(key)) flags |= FieldFlag.HopByHop;
+  if (key !== null && PROXY_KEYS.includes(key)) flags |= FieldFlag.Proxy;
+  return { key, flags };
+}
+
 /**
- * The environ key for a field name (`Content-Type` -> `CONTENT_TYPE`,
- * `X-Foo` -> `HTTP_X_FOO`), or null when the field must be dropped.
+ * What a field name maps to: its environ key (`Content-Type` -> `CONTENT_TYPE`,
+ * `X-Foo` -> `HTTP_X_FOO`, null when the field must be dropped) and its flags.
  * `name` must consist of tchars, so upper-casing is ASCII-only.
  */
-export function environKey(name: string): string | null {
-  const cached = environKeys.get(name);
+export function fieldName(name: string): FieldName {
+  const cached = fieldNames.get(name);
   if (cached !== undefined) return cached;
-  const key = computeEnvironKey(name);
-  if (environKeys.size < MAX_CACHED_NAMES) environKeys.set(name, key);
-  return key;
+  const field = computeFieldName(name);
+  if (fieldNames.size < MAX_CACHED_NAMES) fieldNames.set(name, field);
+  return field;
 }

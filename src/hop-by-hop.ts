@@ -3,20 +3,8 @@
 // (RFC 9110 section 7.6.1). The engine has already acted on them (keep-alive,
 // framing), so removing them from the environ loses nothing.
 
-import { trimOws } from './header-names.js';
+import { HOP_BY_HOP_KEYS, trimOws } from './header-names.js';
 import type { Environ } from './types.js';
-
-/** RFC 9110 7.6.1 and RFC 9112 (Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*). */
-export const HOP_BY_HOP_KEYS: readonly string[] = [
-  'HTTP_CONNECTION',
-  'HTTP_KEEP_ALIVE',
-  'HTTP_PROXY_AUTHENTICATE',
-  'HTTP_PROXY_AUTHORIZATION',
-  'HTTP_TE',
-  'HTTP_TRAILER',
-  'HTTP_TRANSFER_ENCODING',
-  'HTTP_UPGRADE',
-];
 
 /**
  * Header keys a Connection option may never remove. Host is the request's

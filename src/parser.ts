@@ -17,7 +17,7 @@ import {
   RequestHeaderFieldsTooLarge,
   type HttpError,
 } from './errors.js';
-import { SP, TCHAR, environKey, isFieldValueByte, isOws, trimOws } from './header-names.js';
+import { SP, TCHAR, fieldName, isFieldValueByte, isOws, trimOws } from './header-names.js';
 import { ParsedRequest } from './request.js';
 import { parseRequestTarget } from './request-target.js';
 
@@ -88,6 +88,8 @@ function listElements(value: string): string[] {
 interface PendingField {
   name: string;
   value: string;
+  /** Where the next line starts. */
+  next: number;
 }
 
 export class RequestParser {
@@ -102,8 +104,8 @@ export class RequestParser {
   #leadingCr = false;
   /** Bytes received for this head so far, leading ones included (the 431 count). */
   #headSize = 0;
-  /** Head bytes from earlier reads, kept as received. */
-  #headChunks: Buffer[] = [];
+  /** Head bytes from earlier reads, kept as received (null until a head spans reads). */
+  #headChunks: Buffer[] | null = null;
   /** The last (up to) 3 bytes of the head so far, to find a terminator split across reads. */
   #headTail: Buffer = EMPTY;
 
@@ -160,12 +162,12 @@ export class RequestParser {
       return end;
     }
     try {
-      if (this.#headChunks.length === 0) {
+      if (this.#headChunks === null) {
         // The usual case: the whole head is in this read; parse it in place.
         this.#parseHead(data, start, end);
       } else {
         const head = Buffer.concat([...this.#headChunks, data.subarray(start, end)]);
-        this.#headChunks = [];
+        this.#headChunks = null;
         this.#parseHead(head, 0, head.length);
       }
       this.#headersFinished = true;
@@ -219,7 +221,7 @@ export class RequestParser {
   }
 
   #keepHeadBytes(bytes: Buffer): void {
-    this.#headChunks.push(bytes);
+    (this.#headChunks ??= []).push(bytes);
     this.#headTail =
       bytes.length >= 3 ? bytes.subarray(bytes.length - 3) : Buffer.concat([this.#headTail, bytes]).subarray(-3);
   }
@@ -230,12 +232,7 @@ export class RequestParser {
     // cracked (Waitress's order), so those errors leave request.version at 1.0.
     const requestLineEnd = lineEnd(head, start);
     this.#parseFieldLines(head, requestLineEnd + 2, end - 2);
-    const targetRange = this.#parseRequestLine(head, start, requestLineEnd);
-    const target = parseRequestTarget(head, targetRange[0], targetRange[1]);
-    if (target === null) refuse(new BadRequest('Bad URI'));
-    this.request.target = target.target;
-    this.request.path = target.path;
-    this.request.query = target.query;
+    this.#parseRequestLine(head, start, requestLineEnd);
     this.#applyFieldSemantics();
   }
 
@@ -243,6 +240,15 @@ export class RequestParser {
   #parseFieldLines(head: Buffer, start: number, end: number): void {
     let pending: PendingField | null = null;
     for (let pos = start; pos < end; ) {
+      // The usual line, `name:value` with only valid bytes, is taken in one pass;
+      // anything else goes the long way below, which finds the precise error.
+      const field = validFieldLine(head, pos);
+      if (field !== null) {
+        if (pending !== null) this.#storeField(pending);
+        pending = field;
+        pos = field.next;
+        continue;
+      }
       const cr = lineEnd(head, pos);
       if (isOws(head[pos]!)) {
         // obs-fold (RFC 9112 section 5.2): replaced by one SP.
@@ -259,8 +265,9 @@ export class RequestParser {
   }
 
   #storeField(field: PendingField): void {
-    const key = environKey(field.name);
+    const { key, flags } = fieldName(field.name);
     if (key === null) return;
+    this.request.fieldFlags |= flags;
     const headers = this.request.headers;
     const existing = headers[key];
     if (existing === undefined) {
@@ -274,9 +281,9 @@ export class RequestParser {
 
   /**
    * `method SP request-target SP HTTP-version` (RFC 9112 section 3), trailing
-   * SP/HTAB tolerated. Sets method and version; returns the target's range.
+   * SP/HTAB tolerated. Sets method, version and target.
    */
-  #parseRequestLine(head: Buffer, start: number, end: number): [number, number] {
+  #parseRequestLine(head: Buffer, start: number, end: number): void {
     while (end > start && isOws(head[end - 1]!)) end--;
     let methodEnd = start;
     while (methodEnd < end && TCHAR[head[methodEnd]!] === 1) methodEnd++;
@@ -284,14 +291,24 @@ export class RequestParser {
     const targetStart = methodEnd + 1;
     const targetEnd = head.indexOf(SP, targetStart);
     if (targetEnd === -1 || targetEnd === targetStart || targetEnd >= end) refuse(new BadRequest(START_LINE_INVALID));
-    const [major, minor] = parseVersion(head, targetEnd + 1, end);
+    const version = parseVersion(head, targetEnd + 1, end);
+    const major = version >> 4;
+    const minor = version & 0xf;
     const method = methodName(head, start, methodEnd);
-    if (method !== method.toUpperCase()) refuse(new BadRequest(`Malformed HTTP method "${method}"`));
+    // Methods are tchars (ASCII), so "not upper-case" means "has a byte a-z".
+    for (let i = start; i < methodEnd; i++) {
+      if (head[i]! >= 0x61 && head[i]! <= 0x7a) refuse(new BadRequest(`Malformed HTTP method "${method}"`));
+    }
     if (major !== 1) refuse(new HttpVersionNotSupported(`HTTP/${major}.${minor} is not supported`));
-    this.request.method = method;
+    const request = this.request;
+    request.method = method;
     // HTTP/1.x with x > 1 is served as 1.1, the highest minor we speak (RFC 9110 section 2.5).
-    this.request.version = minor === 0 ? '1.0' : '1.1';
-    return [targetStart, targetEnd];
+    request.version = minor === 0 ? '1.0' : '1.1';
+    const target = parseRequestTarget(head, targetStart, targetEnd);
+    if (target === null) refuse(new BadRequest('Bad URI'));
+    request.target = target.target;
+    request.path = target.path;
+    request.query = target.query;
   }
 
   /** Host, Connection, Transfer-Encoding, Content-Length and Expect (RFC 9112 sections 3.2, 6, 9.3; RFC 9110 10.1.1). */
@@ -301,12 +318,17 @@ export class RequestParser {
     const isHttp11 = request.version === '1.1';
     if (isHttp11 && headers.HTTP_HOST === undefined) refuse(new BadRequest('Missing Host header'));
 
-    const connection = headers.HTTP_CONNECTION === undefined ? [] : listElements(headers.HTTP_CONNECTION);
-    request.keepAlive = !connection.includes('close') && (isHttp11 || connection.includes('keep-alive'));
+    if (headers.HTTP_CONNECTION === undefined) {
+      request.keepAlive = isHttp11;
+    } else {
+      const connection = listElements(headers.HTTP_CONNECTION);
+      request.keepAlive = !connection.includes('close') && (isHttp11 || connection.includes('keep-alive'));
+    }
 
-    const codings = headers.HTTP_TRANSFER_ENCODING === undefined ? [] : listElements(headers.HTTP_TRANSFER_ENCODING);
-    delete headers.HTTP_TRANSFER_ENCODING;
-    if (codings.length > 0) {
+    const transferEncoding = headers.HTTP_TRANSFER_ENCODING;
+    const codings = transferEncoding === undefined ? null : listElements(transferEncoding);
+    if (transferEncoding !== undefined) delete headers.HTTP_TRANSFER_ENCODING;
+    if (codings !== null && codings.length > 0) {
       // A 1.0 recipient cannot rely on chunked framing: refusing is the safe
       // answer to a possible smuggling attempt (RFC 9112 section 6.1).
       if (!isHttp11) refuse(new BadRequest('Transfer-Encoding is not allowed in HTTP/1.0 requests'));
@@ -399,8 +421,8 @@ function methodName(head: Buffer, start: number, end: number): string {
   return head.toString('latin1', start, end);
 }
 
-/** `HTTP/` DIGIT `.` DIGIT exactly (RFC 9112 section 2.3); returns [major, minor]. */
-function parseVersion(head: Buffer, start: number, end: number): [number, number] {
+/** `HTTP/` DIGIT `.` DIGIT exactly (RFC 9112 section 2.3); returns major << 4 | minor. */
+function parseVersion(head: Buffer, start: number, end: number): number {
   // Byte by byte: "HTTP/" is case-sensitive (RFC 9112 section 2.3).
   if (end - start !== 8 || head[start] !== 0x48 || head[start + 1] !== 0x54 || head[start + 2] !== 0x54 ||
     head[start + 3] !== 0x50 || head[start + 4] !== 0x2f) {
@@ -411,7 +433,27 @@ function parseVersion(head: Buffer, start: number, end: number): [number, number
   if (!isAsciiDigit(major) || head[start + 6] !== 0x2e || !isAsciiDigit(minor)) {
     refuse(new BadRequest(START_LINE_INVALID));
   }
-  return [major - 0x30, minor - 0x30];
+  return ((major - 0x30) << 4) | (minor - 0x30);
+}
+
+/**
+ * The field line starting at `start` when it is `field-name ":" field-value CRLF`
+ * with nothing to refuse, in a single scan; null otherwise (an obs-fold, a
+ * bad byte, a bare CR or LF), for fieldLine and lineEnd to judge. The head
+ * ends with CRLF CRLF, so both scans stop inside it.
+ */
+function validFieldLine(head: Buffer, start: number): PendingField | null {
+  let nameEnd = start;
+  while (TCHAR[head[nameEnd]!] === 1) nameEnd++;
+  if (nameEnd === start || head[nameEnd] !== COLON) return null;
+  let end = nameEnd + 1;
+  while (isFieldValueByte(head[end]!)) end++;
+  if (head[end] !== CR || head[end + 1] !== LF) return null;
+  const next = end + 2;
+  let valueStart = nameEnd + 1;
+  while (valueStart < end && isOws(head[valueStart]!)) valueStart++;
+  while (end > valueStart && isOws(head[end - 1]!)) end--;
+  return { name: head.toString('latin1', start, nameEnd), value: head.toString('latin1', valueStart, end), next };
 }
 
 /** `field-name ":" OWS field-value OWS`; the name must be followed directly by the colon. */
@@ -419,7 +461,7 @@ function fieldLine(head: Buffer, start: number, end: number): PendingField {
   let nameEnd = start;
   while (nameEnd < end && TCHAR[head[nameEnd]!] === 1) nameEnd++;
   if (nameEnd === start || head[nameEnd] !== COLON) refuse(new BadRequest(INVALID_HEADER));
-  return { name: head.toString('latin1', start, nameEnd), value: fieldValue(head, nameEnd + 1, end) };
+  return { name: head.toString('latin1', start, nameEnd), value: fieldValue(head, nameEnd + 1, end), next: end + 2 };
 }
 
 /** The value in `head[start, end)` with SP/HTAB (only those) trimmed; other controls are refused. */

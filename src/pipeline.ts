@@ -15,6 +15,7 @@
 // (a `Connection: X-Forwarded-For` must not make one vanish before the trust
 // decision); step 4 runs last so that the app never sees a hop-by-hop header.
 
+import { FieldFlag } from './header-names.js';
 import { stripHopByHopHeaders } from './hop-by-hop.js';
 import { createProxyHeaderAdjuster, type ProxyHeaderOptions } from './proxy-headers.js';
 import type { Environ } from './types.js';
@@ -22,6 +23,13 @@ import { createUrlPrefixAdjuster } from './url-prefix.js';
 
 /** One stage: edits the environ in place; throws BadRequest for a malformed proxy header. */
 export type Adjuster = (environ: Environ) => void;
+
+/**
+ * The composed pipeline. `fields` holds the FieldFlag bits of the headers the
+ * request arrived with (ParsedRequest.fieldFlags): a stage whose headers are
+ * all absent has nothing to do and is skipped. Without it every stage runs.
+ */
+export type Pipeline = (environ: Environ, fields?: FieldFlag) => void;
 
 /** The Adjustments fields the pipeline reads. */
 export interface PipelineOptions extends ProxyHeaderOptions {
@@ -34,14 +42,14 @@ export interface PipelineOptions extends ProxyHeaderOptions {
  * request's environ before the app; a thrown HttpError is answered as such.
  * Throws InvalidOptionError at build time for unusable options.
  */
-export function buildPipeline(options: PipelineOptions): Adjuster {
-  const stages: Adjuster[] = [];
+export function buildPipeline(options: PipelineOptions): Pipeline {
   const proxyHeaders = createProxyHeaderAdjuster(options);
-  if (proxyHeaders !== null) stages.push(proxyHeaders);
   const urlPrefix = createUrlPrefixAdjuster(options.urlPrefix);
-  if (urlPrefix !== null) stages.push(urlPrefix);
-  stages.push(stripHopByHopHeaders);
-  return (environ) => {
-    for (const stage of stages) stage(environ);
+  return (environ, fields = FieldFlag.All) => {
+    // Each stage acts only on the headers its flag stands for (proxy headers,
+    // hop-by-hop fields), so skipping it when they are absent changes nothing.
+    if (proxyHeaders !== null && (fields & FieldFlag.Proxy) !== 0) proxyHeaders(environ);
+    if (urlPrefix !== null) urlPrefix(environ);
+    if ((fields & FieldFlag.HopByHop) !== 0) stripHopByHopHeaders(environ);
   };
 }

@@ -2,6 +2,7 @@
 
 import type { BodyBuffer } from './buffers.js';
 import type { HttpError } from './errors.js';
+import { FieldFlag } from './header-names.js';
 
 /** The HTTP version a request is served as (HTTP/1.x with x > 1 is served as 1.1). */
 export type HttpVersion = '1.0' | '1.1';
@@ -24,6 +25,8 @@ export class ParsedRequest {
   // A plain object, not Object.create(null): every key starts with HTTP_ or CONTENT_,
   // so none can reach Object.prototype, and V8 keeps such objects in its fast mode.
   headers: Record<string, string> = {};
+  /** FieldFlag bits of the fields that arrived: which adjustment stages have something to do. */
+  fieldFlags: FieldFlag = FieldFlag.None;
   /** The request asked for a persistent connection (Connection tokens and version rules). */
   keepAlive = false;
   /** Close after answering, whatever the response says (e.g. Content-Length with Transfer-Encoding). */

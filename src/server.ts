@@ -11,7 +11,7 @@ import { Channel, type ChannelHost, type ListenerInfo } from './channel.js';
 import { buildEnviron, type EnvironSettings } from './environ.js';
 import { HttpError, InvalidOptionError } from './errors.js';
 import { RequestParser, type ParserLimits } from './parser.js';
-import { buildPipeline, type Adjuster } from './pipeline.js';
+import { buildPipeline, type Pipeline } from './pipeline.js';
 import type { ParsedRequest } from './request.js';
 import { Task, writeErrorResponse, type TaskFinished, type TaskSettings } from './task.js';
 import type { App, Logger } from './types.js';
@@ -40,7 +40,7 @@ export class GarconServer implements ChannelHost {
   readonly adjustments: Adjustments;
   readonly logger: Logger;
   readonly #app: App;
-  readonly #adjust: Adjuster;
+  readonly #adjust: Pipeline;
   readonly #parserLimits: ParserLimits;
   readonly #environSettings: EnvironSettings;
   readonly #taskSettings: TaskSettings;
@@ -324,7 +324,7 @@ export class GarconServer implements ChannelHost {
     const task = new Task(request, channel, this.#taskSettings, this.#taskFinished);
     const environ = buildEnviron(request, channel.info, this.#environSettings);
     try {
-      this.#adjust(environ);
+      this.#adjust(environ, request.fieldFlags);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       task.refuse(environ, err);

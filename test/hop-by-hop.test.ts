@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { HOP_BY_HOP_KEYS, stripHopByHopHeaders } from '../src/hop-by-hop.js';
+import { HOP_BY_HOP_KEYS } from '../src/header-names.js';
+import { stripHopByHopHeaders } from '../src/hop-by-hop.js';
 import type { Environ } from '../src/types.js';
 
 function strip(headers: Record<string, string>): Record<string, unknown> {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { FieldFlag } from '../src/header-names.js';
 import { RequestParser, type ParserLimits } from '../src/parser.js';
 import type { ParsedRequest } from '../src/request.js';
 
@@ -392,6 +393,26 @@ describe('RequestParser', () => {
         expect(request.error).to.equal(null);
         expect(request.keepAlive).to.equal(keepAlive);
         if (connection !== null) expect(request.headers.HTTP_CONNECTION).to.equal(connection);
+      });
+    }
+  });
+
+  describe('field flags (what the adjustment pipeline has to do)', () => {
+    const cases: Array<[string, number]> = [
+      ['', FieldFlag.None],
+      ['Accept: */*\r\nUser-Agent: x\r\n', FieldFlag.None],
+      ['Connection: close\r\n', FieldFlag.HopByHop],
+      ['upgrade: h2c\r\n', FieldFlag.HopByHop],
+      ['Proxy-Authorization: Basic eA==\r\n', FieldFlag.HopByHop],
+      ['x-FORWARDED-for: 10.0.0.1\r\n', FieldFlag.Proxy],
+      ['Forwarded: for=10.0.0.1\r\nTE: trailers\r\n', FieldFlag.All],
+      ['X_Forwarded_For: 10.0.0.1\r\n', FieldFlag.None], // dropped: '_' in the name
+    ];
+    for (const [fields, flags] of cases) {
+      it(`${JSON.stringify(fields) || '(no fields)'} -> ${flags}`, () => {
+        const request = parse(`GET / HTTP/1.1\r\n${HOST}${fields}\r\n`);
+        expect(request.error).to.equal(null);
+        expect(request.fieldFlags).to.equal(flags);
       });
     }
   });

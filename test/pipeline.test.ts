@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { BadRequest, InvalidOptionError } from '../src/errors.js';
+import { FieldFlag } from '../src/header-names.js';
 import { buildPipeline, type PipelineOptions } from '../src/pipeline.js';
 import type { Environ } from '../src/types.js';
 
@@ -87,6 +88,22 @@ describe('adjustment pipeline', () => {
     const env = environ();
     adjust(env);
     expect(env).to.deep.equal(environ());
+  });
+
+  it('skips the stages whose headers the request did not carry (its fieldFlags)', () => {
+    const adjust = buildPipeline(options());
+    const extra = { HTTP_X_FORWARDED_PROTO: 'https', HTTP_UPGRADE: 'websocket' };
+    const none = environ(extra);
+    adjust(none, FieldFlag.None);
+    expect(none).to.deep.equal({ ...environ(extra), SCRIPT_NAME: '/app', PATH_INFO: '/page' });
+    const proxyOnly = environ(extra);
+    adjust(proxyOnly, FieldFlag.Proxy);
+    expect(proxyOnly['wsgi.url_scheme']).to.equal('https');
+    expect(proxyOnly.HTTP_UPGRADE).to.equal('websocket');
+    const hopOnly = environ(extra);
+    adjust(hopOnly, FieldFlag.HopByHop);
+    expect(hopOnly['wsgi.url_scheme']).to.equal('http');
+    expect(hopOnly).not.to.have.property('HTTP_UPGRADE');
   });
 
   it('refuses unusable options when it is built, not per request', () => {
