@@ -71,11 +71,10 @@ function ignoreError(): void {
 export class Channel implements TaskChannel {
   readonly socket: net.Socket;
   readonly #listener: ListenerInfo;
-  #info: ConnectionInfo | null = null;
   readonly #host: ChannelHost;
   #parser: RequestParser | null = null;
-  /** Complete requests waiting for their turn, oldest first. */
-  readonly #queue: ParsedRequest[] = [];
+  /** Complete requests waiting for their turn, oldest first; null when none (an idle connection keeps no array). */
+  #queue: ParsedRequest[] | null = null;
   #running = false;
   /** The client sent EOF: answer what was received, then close. */
   #readEnded = false;
@@ -94,11 +93,12 @@ export class Channel implements TaskChannel {
   #bodyBytes = 0;
   /** Client bytes may be left unread at close (error, discarded input, paused reads): linger before closing. */
   #unreadInput = false;
-  #drainWaiters: (() => void)[] = [];
+  /** Writers waiting for 'drain'; null when none. */
+  #drainWaiters: (() => void)[] | null = null;
   /** Inside the #runNext loop: tasks finishing synchronously must not recurse into it. */
   #pumping = false;
-  /** Output written this tick, sent as one Buffer by flush() (one syscall for a pipelined batch). */
-  #pending: (string | Uint8Array)[] = [];
+  /** Output written this tick, sent as one Buffer by flush() (one syscall for a pipelined batch); null when none. */
+  #pending: (string | Uint8Array)[] | null = null;
   #pendingBytes = 0;
   #flushScheduled = false;
   /** Inside received(): it flushes when done, so writes need no tick of their own. */
@@ -116,19 +116,20 @@ export class Channel implements TaskChannel {
     socket.on('error', ignoreError);
   }
 
-  /** The connection as the environ describes it, built at the first request (idle connections never pay for it). */
+  /**
+   * The connection as the environ describes it, built for each request and not
+   * kept: an idle connection holds no copy of it (the peer's address is cached by
+   * net.Socket itself after the first look-up).
+   */
   get info(): ConnectionInfo {
-    if (this.#info === null) {
-      const unix = this.#listener.unix;
-      this.#info = {
-        // Contract decision 14: unix-socket peers are 'localhost' (what trustedProxy is matched against).
-        remoteAddr: unix ? UNIX_PEER_ADDRESS : (this.socket.remoteAddress ?? ''),
-        remotePort: unix ? '' : String(this.socket.remotePort ?? ''),
-        serverPort: this.#listener.serverPort,
-        clientDisconnected: () => !this.#connected,
-      };
-    }
-    return this.#info;
+    const unix = this.#listener.unix;
+    return {
+      // Contract decision 14: unix-socket peers are 'localhost' (what trustedProxy is matched against).
+      remoteAddr: unix ? UNIX_PEER_ADDRESS : (this.socket.remoteAddress ?? ''),
+      remotePort: unix ? '' : String(this.socket.remotePort ?? ''),
+      serverPort: this.#listener.serverPort,
+      clientDisconnected: () => !this.#connected,
+    };
   }
 
   get connected(): boolean {
@@ -141,7 +142,7 @@ export class Channel implements TaskChannel {
 
   /** A request is running or waiting (such channels are never timed out). */
   get busy(): boolean {
-    return this.#running || this.#queue.length > 0;
+    return this.#running || this.#queue !== null;
   }
 
   write(data: string | Uint8Array, onWritten?: () => void): void {
@@ -150,7 +151,7 @@ export class Channel implements TaskChannel {
       // Large bodies go out as they are (no copy), after what was queued before
       // them (a head), in the same writev.
       // (A piece whose owner wants it back when written is never held in the batch.)
-      if (this.#pending.length === 0) {
+      if (this.#pending === null) {
         this.socket.write(data as Uint8Array, onWritten);
       } else {
         this.socket.cork();
@@ -160,7 +161,8 @@ export class Channel implements TaskChannel {
       }
       return;
     }
-    this.#pending.push(data);
+    if (this.#pending === null) this.#pending = [data];
+    else this.#pending.push(data);
     this.#pendingBytes += data.length; // strings are latin-1 here: one byte per char
     if (!this.#flushScheduled && !this.#receiving) {
       this.#flushScheduled = true;
@@ -172,10 +174,10 @@ export class Channel implements TaskChannel {
   flush(): void {
     this.#flushScheduled = false;
     const pieces = this.#pending;
-    if (pieces.length === 0) return;
+    if (pieces === null) return;
     this.lastActivity = Date.now();
     const total = this.#pendingBytes;
-    this.#pending = [];
+    this.#pending = null;
     this.#pendingBytes = 0;
     if (!this.#connected || this.socket.writableEnded) return;
     if (pieces.length === 1) {
@@ -203,16 +205,24 @@ export class Channel implements TaskChannel {
   drained(limit?: number): Promise<void> {
     this.flush();
     if (!this.#connected || !this.needsDrain(limit)) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => {
+      if (this.#drainWaiters === null) this.#drainWaiters = [resolve];
+      else this.#drainWaiters.push(resolve);
+    });
   }
 
   /** The socket's 'drain' event. */
   drainedEvent(): void {
     this.lastActivity = Date.now();
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.#releaseDrainWaiters();
     this.#updateReading();
+  }
+
+  #releaseDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters === null) return;
+    this.#drainWaiters = null;
+    for (const resolve of waiters) resolve();
   }
 
   /** The socket's 'data' event. */
@@ -247,7 +257,8 @@ export class Channel implements TaskChannel {
       this.#headStartedAt = 0;
       this.#bodyStartedAt = 0;
       const request = parser.request;
-      this.#queue.push(request);
+      if (this.#queue === null) this.#queue = [request];
+      else this.#queue.push(request);
       if (request.error) {
         // Everything after a malformed request is untrustworthy: stop parsing it.
         this.#closeWhenDone = true;
@@ -270,7 +281,7 @@ export class Channel implements TaskChannel {
   /** RFC 9110 section 10.1.1: ask for the body only when this request is next in line. */
   #maybeSendContinue(): void {
     const request = this.#parser?.request;
-    if (!request || this.#continueSentFor === request || this.#running || this.#queue.length > 0) return;
+    if (!request || this.#continueSentFor === request || this.#running || this.#queue !== null) return;
     this.#continueSentFor = request;
     this.write(CONTINUE);
   }
@@ -281,7 +292,7 @@ export class Channel implements TaskChannel {
     this.#pumping = true;
     try {
       while (!this.#running && this.#connected) {
-        const request = this.#queue.shift();
+        const request = this.#nextRequest();
         if (request === undefined) {
           if (this.#readEnded || this.#closeWhenDone || this.#host.closing) this.close();
           else if (this.#parser?.headersFinished && this.#parser.request.expectContinue) this.#maybeSendContinue();
@@ -299,6 +310,15 @@ export class Channel implements TaskChannel {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** The oldest queued request, taken off the queue (dropped once empty: no array kept while idle). */
+  #nextRequest(): ParsedRequest | undefined {
+    const queue = this.#queue;
+    if (queue === null) return undefined;
+    const request = queue.shift();
+    if (queue.length === 0) this.#queue = null;
+    return request;
   }
 
   /** The response to `request` is written; go on with the next one or close. */
@@ -319,7 +339,7 @@ export class Channel implements TaskChannel {
   /** Stop reading while requests wait beyond the lookahead or responses are backed up. */
   #updateReading(): void {
     if (!this.#connected) return;
-    const waiting = this.#queue.length + (this.#running ? 1 : 0);
+    const waiting = (this.#queue === null ? 0 : this.#queue.length) + (this.#running ? 1 : 0);
     const hold = this.#closeWhenDone || waiting > this.#host.lookahead || this.socket.writableNeedDrain;
     if (hold) {
       if (!this.socket.isPaused()) this.socket.pause();
@@ -336,12 +356,14 @@ export class Channel implements TaskChannel {
       this.#parser.request.close(); // a partial request is dropped without a response
       this.#parser = null;
     }
-    if (!this.#running && this.#queue.length === 0) this.close();
+    if (!this.#running && this.#queue === null) this.close();
   }
 
   #discardQueue(): void {
-    for (const request of this.#queue.splice(0)) {
-      request.close();
+    const queue = this.#queue;
+    if (queue !== null) {
+      this.#queue = null;
+      for (const request of queue) request.close();
       this.#unreadInput = true;
     }
     if (this.#parser !== null) {
@@ -366,7 +388,7 @@ export class Channel implements TaskChannel {
     }
     // A response waiting on a client that has read nothing for `limit` would hold its
     // task slot (threads) forever: a slow-read attack on the whole server.
-    if (this.#drainWaiters.length > 0 && now - this.lastActivity > limit) return true;
+    if (this.#drainWaiters !== null && now - this.lastActivity > limit) return true;
     return !this.busy && now - this.lastActivity > limit;
   }
 
@@ -420,9 +442,7 @@ export class Channel implements TaskChannel {
     if (!this.#connected) return;
     this.#connected = false;
     this.#discardQueue();
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.#releaseDrainWaiters();
     this.#host.forget(this);
   }
 }
