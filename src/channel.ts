@@ -345,6 +345,8 @@ export class Channel implements TaskChannel {
   /** The response to `request` is written; go on with the next one or close. */
   taskDone(request: ParsedRequest, keepAlive: boolean): void {
     request.close();
+    // An idle keep-alive connection keeps no finished request alive.
+    if (this.#continueSentFor === request) this.#continueSentFor = null;
     this.#flags &= ~RUNNING;
     if (!keepAlive) {
       this.#flags |= CLOSE_WHEN_DONE;
