@@ -76,41 +76,59 @@ function ignoreError(): void {
   // 'close' follows; a client that resets is not the server's error.
 }
 
+// A channel's flags (Channel.#flags).
+/** A request of this channel is being answered. */
+const RUNNING = 1;
+/** The client sent EOF: answer what was received, then close. */
+const READ_ENDED = 2;
+/** No more requests will be served on this connection. */
+const CLOSE_WHEN_DONE = 4;
+/** The server is closing: responses say Connection: close. */
+const SHUTTING_DOWN = 8;
+/** The socket is open (until its 'close' event). */
+const CONNECTED = 16;
+/** Client bytes may be left unread at close (error, discarded input, paused reads): linger before closing. */
+const UNREAD_INPUT = 32;
+/** Inside the #runNext loop: tasks finishing synchronously must not recurse into it. */
+const PUMPING = 64;
+/** A flush is scheduled for the next tick. */
+const FLUSH_SCHEDULED = 128;
+/** Inside received(): it flushes when done, so writes need no tick of their own. */
+const RECEIVING = 256;
+
+/**
+ * Whole milliseconds on a monotonic clock, counted from the process's start (plus
+ * one: never 0, which the channel's timestamps use for "not started"). Small
+ * integers stay unboxed in a channel's fields for the first 24 days of the process
+ * (a Date.now() value, past 2^31, is a 16-byte heap number per field per
+ * connection), and a wall-clock step cannot time out every connection at once.
+ */
+export function monotonicMs(): number {
+  return Math.floor(performance.now()) + 1;
+}
+
 export class Channel implements TaskChannel {
   readonly socket: net.Socket;
   readonly #listener: ListenerInfo;
-  #info: ConnectionInfo | null = null;
   readonly #host: ChannelHost;
   #parser: RequestParser | null = null;
-  /** Complete requests waiting for their turn, oldest first. */
-  readonly #queue: ParsedRequest[] = [];
-  #running = false;
-  /** The client sent EOF: answer what was received, then close. */
-  #readEnded = false;
-  /** No more requests will be served on this connection. */
-  #closeWhenDone = false;
-  /** The server is closing: responses say Connection: close. */
-  #shuttingDown = false;
-  #connected = true;
+  /** Complete requests waiting for their turn, oldest first; null when none (an idle connection keeps no array). */
+  #queue: ParsedRequest[] | null = null;
   #continueSentFor: ParsedRequest | null = null;
-  /** Last time bytes moved in either direction (ms), for the idle sweep. */
-  lastActivity = Date.now();
-  /** When the request head now arriving began (ms), or 0: bounds slowloris heads. */
+  /** The channel's yes/no state, one bit each (RUNNING, CONNECTED, ...): one field, not nine. */
+  #flags = CONNECTED;
+  /** Last time bytes moved in either direction (monotonicMs()), for the idle sweep. */
+  lastActivity = monotonicMs();
+  /** When the request head now arriving began (monotonicMs()), or 0: bounds slowloris heads. */
   #headStartedAt = 0;
-  /** When the body now arriving began (ms), or 0, and its bytes so far: bounds slowloris bodies. */
+  /** When the body now arriving began (monotonicMs()), or 0, and its bytes so far: bounds slowloris bodies. */
   #bodyStartedAt = 0;
   #bodyBytes = 0;
-  /** Client bytes may be left unread at close (error, discarded input, paused reads): linger before closing. */
-  #unreadInput = false;
-  #drainWaiters: (() => void)[] = [];
-  /** Inside the #runNext loop: tasks finishing synchronously must not recurse into it. */
-  #pumping = false;
-  /** Output written this tick, sent as one Buffer by flush() (one syscall for a pipelined batch). */
-  #pending: (string | Uint8Array)[] = [];
+  /** Writers waiting for 'drain'; null when none. */
+  #drainWaiters: (() => void)[] | null = null;
+  /** Output written this tick, sent as one Buffer by flush() (one syscall for a pipelined batch); null when none. */
+  #pending: (string | Uint8Array)[] | null = null;
   #pendingBytes = 0;
-  #flushScheduled = false;
-  /** Inside received(): it flushes when done, so writes need no tick of their own. */
-  #receiving = false;
 
   constructor(socket: net.Socket, listener: ListenerInfo, host: ChannelHost) {
     this.socket = socket;
@@ -124,41 +142,46 @@ export class Channel implements TaskChannel {
     socket.on('error', ignoreError);
   }
 
-  /** The connection as the environ describes it, built at the first request (idle connections never pay for it). */
+  #is(flag: number): boolean {
+    return (this.#flags & flag) !== 0;
+  }
+
+  /**
+   * The connection as the environ describes it, built for each request and not
+   * kept: an idle connection holds no copy of it (the peer's address is cached by
+   * net.Socket itself after the first look-up).
+   */
   get info(): ConnectionInfo {
-    if (this.#info === null) {
-      const unix = this.#listener.unix;
-      this.#info = {
-        // Contract decision 14: unix-socket peers are 'localhost' (what trustedProxy is matched against).
-        remoteAddr: unix ? UNIX_PEER_ADDRESS : (this.socket.remoteAddress ?? ''),
-        remotePort: unix ? '' : String(this.socket.remotePort ?? ''),
-        serverPort: this.#listener.serverPort,
-        clientDisconnected: () => !this.#connected,
-      };
-    }
-    return this.#info;
+    const unix = this.#listener.unix;
+    return {
+      // Contract decision 14: unix-socket peers are 'localhost' (what trustedProxy is matched against).
+      remoteAddr: unix ? UNIX_PEER_ADDRESS : (this.socket.remoteAddress ?? ''),
+      remotePort: unix ? '' : String(this.socket.remotePort ?? ''),
+      serverPort: this.#listener.serverPort,
+      clientDisconnected: () => !this.#is(CONNECTED),
+    };
   }
 
   get connected(): boolean {
-    return this.#connected;
+    return this.#is(CONNECTED);
   }
 
   get closeRequested(): boolean {
-    return this.#shuttingDown;
+    return this.#is(SHUTTING_DOWN);
   }
 
   /** A request is running or waiting (such channels are never timed out). */
   get busy(): boolean {
-    return this.#running || this.#queue.length > 0;
+    return this.#is(RUNNING) || this.#queue !== null;
   }
 
   write(data: string | Uint8Array, onWritten?: () => void): void {
-    if (!this.#connected) return;
+    if (!this.#is(CONNECTED)) return;
     if (data.length >= COPY_LIMIT || onWritten !== undefined) {
       // Large bodies go out as they are (no copy), after what was queued before
       // them (a head), in the same writev.
       // (A piece whose owner wants it back when written is never held in the batch.)
-      if (this.#pending.length === 0) {
+      if (this.#pending === null) {
         this.socket.write(data as Uint8Array, onWritten);
       } else {
         this.socket.cork();
@@ -168,24 +191,25 @@ export class Channel implements TaskChannel {
       }
       return;
     }
-    this.#pending.push(data);
+    if (this.#pending === null) this.#pending = [data];
+    else this.#pending.push(data);
     this.#pendingBytes += data.length; // strings are latin-1 here: one byte per char
-    if (!this.#flushScheduled && !this.#receiving) {
-      this.#flushScheduled = true;
+    if (!this.#is(FLUSH_SCHEDULED) && !this.#is(RECEIVING)) {
+      this.#flags |= FLUSH_SCHEDULED;
       process.nextTick(flushOnTick, this);
     }
   }
 
   /** Send what write() queued, as a single Buffer. */
   flush(): void {
-    this.#flushScheduled = false;
+    this.#flags &= ~FLUSH_SCHEDULED;
     const pieces = this.#pending;
-    if (pieces.length === 0) return;
-    this.lastActivity = Date.now();
+    if (pieces === null) return;
+    this.lastActivity = monotonicMs();
     const total = this.#pendingBytes;
-    this.#pending = [];
+    this.#pending = null;
     this.#pendingBytes = 0;
-    if (!this.#connected || this.socket.writableEnded) return;
+    if (!this.#is(CONNECTED) || this.socket.writableEnded) return;
     if (pieces.length === 1) {
       const only = pieces[0]!;
       if (typeof only === 'string') this.socket.write(only, 'latin1');
@@ -219,25 +243,33 @@ export class Channel implements TaskChannel {
 
   drained(limit?: number): Promise<void> {
     this.flush();
-    if (!this.#connected || !this.needsDrain(limit)) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    if (!this.#is(CONNECTED) || !this.needsDrain(limit)) return Promise.resolve();
+    return new Promise((resolve) => {
+      if (this.#drainWaiters === null) this.#drainWaiters = [resolve];
+      else this.#drainWaiters.push(resolve);
+    });
   }
 
   /** The socket's 'drain' event. */
   drainedEvent(): void {
-    this.lastActivity = Date.now();
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.lastActivity = monotonicMs();
+    this.#releaseDrainWaiters();
     this.#updateReading();
+  }
+
+  #releaseDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters === null) return;
+    this.#drainWaiters = null;
+    for (const resolve of waiters) resolve();
   }
 
   /** The socket's 'data' event. */
   received(chunk: Buffer): void {
-    this.lastActivity = Date.now();
-    if (this.#closeWhenDone) {
+    this.lastActivity = monotonicMs();
+    if (this.#is(CLOSE_WHEN_DONE)) {
       // CVE-2024-49768: nothing read after a close decision is ever dispatched.
-      this.#unreadInput = true;
+      this.#flags |= UNREAD_INPUT;
       return;
     }
     let offset = 0;
@@ -264,20 +296,20 @@ export class Channel implements TaskChannel {
       this.#headStartedAt = 0;
       this.#bodyStartedAt = 0;
       const request = parser.request;
-      this.#queue.push(request);
+      if (this.#queue === null) this.#queue = [request];
+      else this.#queue.push(request);
       if (request.error) {
         // Everything after a malformed request is untrustworthy: stop parsing it.
-        this.#closeWhenDone = true;
-        this.#unreadInput = true;
+        this.#flags |= CLOSE_WHEN_DONE | UNREAD_INPUT;
         break;
       }
     }
     // Run first: a synchronous app answers at once, and reading need not pause and resume (two epoll calls).
-    this.#receiving = true;
+    this.#flags |= RECEIVING;
     try {
       this.#runNext();
     } finally {
-      this.#receiving = false;
+      this.#flags &= ~RECEIVING;
     }
     // What synchronous apps answered leaves now, in one write.
     this.flush();
@@ -287,26 +319,26 @@ export class Channel implements TaskChannel {
   /** RFC 9110 section 10.1.1: ask for the body only when this request is next in line. */
   #maybeSendContinue(): void {
     const request = this.#parser?.request;
-    if (!request || this.#continueSentFor === request || this.#running || this.#queue.length > 0) return;
+    if (!request || this.#continueSentFor === request || this.#is(RUNNING) || this.#queue !== null) return;
     this.#continueSentFor = request;
     this.write(CONTINUE);
   }
 
   /** Run queued requests one at a time; a loop, so a long synchronous pipeline cannot overflow the stack. */
   #runNext(): void {
-    if (this.#pumping) return;
-    this.#pumping = true;
+    if (this.#is(PUMPING)) return;
+    this.#flags |= PUMPING;
     try {
-      while (!this.#running && this.#connected) {
-        const request = this.#queue.shift();
+      while (!this.#is(RUNNING) && this.#is(CONNECTED)) {
+        const request = this.#nextRequest();
         if (request === undefined) {
-          if (this.#readEnded || this.#closeWhenDone || this.#host.closing) this.close();
+          if (this.#is(READ_ENDED) || this.#is(CLOSE_WHEN_DONE) || this.#host.closing) this.close();
           else if (this.#parser?.headersFinished && this.#parser.request.expectContinue) this.#maybeSendContinue();
           return;
         }
-        this.#running = true;
+        this.#flags |= RUNNING;
         if (request.error) {
-          this.#closeWhenDone = true;
+          this.#flags |= CLOSE_WHEN_DONE;
           this.#host.refuse(this, request);
           this.taskDone(request, false);
         } else {
@@ -314,30 +346,41 @@ export class Channel implements TaskChannel {
         }
       }
     } finally {
-      this.#pumping = false;
+      this.#flags &= ~PUMPING;
     }
+  }
+
+  /** The oldest queued request, taken off the queue (dropped once empty: no array kept while idle). */
+  #nextRequest(): ParsedRequest | undefined {
+    const queue = this.#queue;
+    if (queue === null) return undefined;
+    const request = queue.shift();
+    if (queue.length === 0) this.#queue = null;
+    return request;
   }
 
   /** The response to `request` is written; go on with the next one or close. */
   taskDone(request: ParsedRequest, keepAlive: boolean): void {
     request.close();
-    this.#running = false;
+    // An idle keep-alive connection keeps no finished request alive.
+    if (this.#continueSentFor === request) this.#continueSentFor = null;
+    this.#flags &= ~RUNNING;
     if (!keepAlive) {
-      this.#closeWhenDone = true;
+      this.#flags |= CLOSE_WHEN_DONE;
       this.#discardQueue();
       this.close();
       return;
     }
-    if (this.#pumping) return; // the #runNext loop goes on, and its caller updates reading
+    if (this.#is(PUMPING)) return; // the #runNext loop goes on, and its caller updates reading
     this.#runNext();
     this.#updateReading();
   }
 
   /** Stop reading while requests wait beyond the lookahead or responses are backed up. */
   #updateReading(): void {
-    if (!this.#connected) return;
-    const waiting = this.#queue.length + (this.#running ? 1 : 0);
-    const hold = this.#closeWhenDone || waiting > this.#host.lookahead || this.socket.writableNeedDrain;
+    if (!this.#is(CONNECTED)) return;
+    const waiting = (this.#queue === null ? 0 : this.#queue.length) + (this.#is(RUNNING) ? 1 : 0);
+    const hold = this.#is(CLOSE_WHEN_DONE) || waiting > this.#host.lookahead || this.socket.writableNeedDrain;
     if (hold) {
       if (!this.socket.isPaused()) this.socket.pause();
     } else if (this.socket.isPaused()) {
@@ -348,28 +391,30 @@ export class Channel implements TaskChannel {
   /** The socket's 'end' event. */
   ended(): void {
     // Q31 fixed: a half-close means "no more requests", not "gone": pending responses are still sent.
-    this.#readEnded = true;
+    this.#flags |= READ_ENDED;
     if (this.#parser !== null) {
       this.#parser.request.close(); // a partial request is dropped without a response
       this.#parser = null;
     }
-    if (!this.#running && this.#queue.length === 0) this.close();
+    if (!this.#is(RUNNING) && this.#queue === null) this.close();
   }
 
   #discardQueue(): void {
-    for (const request of this.#queue.splice(0)) {
-      request.close();
-      this.#unreadInput = true;
+    const queue = this.#queue;
+    if (queue !== null) {
+      this.#queue = null;
+      for (const request of queue) request.close();
+      this.#flags |= UNREAD_INPUT;
     }
     if (this.#parser !== null) {
       this.#parser.request.close();
       this.#parser = null;
-      this.#unreadInput = true;
+      this.#flags |= UNREAD_INPUT;
     }
   }
 
   /**
-   * The idle sweep's verdict (`now` and `limit` in ms): silent for `limit` with
+   * The idle sweep's verdict (`now` from monotonicMs(), `limit` in ms): silent for `limit` with
    * nothing running; a head still arriving after `limit` (slowloris, contract 12);
    * a body arriving for longer than `limit` at under MIN_BODY_RATE on average; or
    * a response stalled for `limit` on a client that does not read.
@@ -383,7 +428,7 @@ export class Channel implements TaskChannel {
     }
     // A response waiting on a client that has read nothing for `limit` would hold its
     // task slot (threads) forever: a slow-read attack on the whole server.
-    if (this.#drainWaiters.length > 0 && now - this.lastActivity > limit) return true;
+    if (this.#drainWaiters !== null && now - this.lastActivity > limit) return true;
     return !this.busy && now - this.lastActivity > limit;
   }
 
@@ -394,17 +439,17 @@ export class Channel implements TaskChannel {
    * otherwise close as soon as the response is flushed.
    */
   close(): void {
-    if (!this.#connected) return;
-    this.#closeWhenDone = true;
+    if (!this.#is(CONNECTED)) return;
+    this.#flags |= CLOSE_WHEN_DONE;
     this.#discardQueue();
     const socket = this.socket;
     if (socket.writableEnded) return;
     this.flush();
-    if (this.#readEnded) {
+    if (this.#is(READ_ENDED)) {
       socket.end(); // the client already closed its side: 'close' follows the flush
       return;
     }
-    if (!this.#unreadInput && !socket.isPaused() && socket.readableLength === 0) {
+    if (!this.#is(UNREAD_INPUT) && !socket.isPaused() && socket.readableLength === 0) {
       // Nothing unread: once the response is in the kernel, close() delivers it and
       // then the FIN, so no shutdown() call is needed.
       if (socket.writableLength === 0) socket.destroy();
@@ -426,20 +471,18 @@ export class Channel implements TaskChannel {
 
   /** The server is shutting down: close now unless a request is running or waiting, else after its response. */
   shutdown(): void {
-    this.#shuttingDown = true;
+    this.#flags |= SHUTTING_DOWN;
     // A request still arriving is dropped like an idle connection's: waiting for it could take until shutdownTimeout.
     if (!this.busy) this.close();
-    else this.#closeWhenDone = true;
+    else this.#flags |= CLOSE_WHEN_DONE;
   }
 
   /** The socket's 'close' event. */
   closed(): void {
-    if (!this.#connected) return;
-    this.#connected = false;
+    if (!this.#is(CONNECTED)) return;
+    this.#flags &= ~CONNECTED;
     this.#discardQueue();
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.#releaseDrainWaiters();
     this.#host.forget(this);
   }
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { createAccessLog, type AccessEntry } from './access-log.js';
 import { formatServingUrl, makeAdjustments, resolveListen, type Adjustments, type ServeOptions } from './adjustments.js';
-import { Channel, type ChannelHost, type ListenerInfo } from './channel.js';
+import { Channel, monotonicMs, type ChannelHost, type ListenerInfo } from './channel.js';
 import { buildEnviron, type EnvironSettings } from './environ.js';
 import { HttpError, InvalidOptionError } from './errors.js';
 import { RequestParser, type ParserLimits } from './parser.js';
@@ -311,7 +311,7 @@ export class GarconServer implements ChannelHost {
 
   /** Close channels silent for channelTimeout, and requests that arrive too slowly (slowloris). */
   #sweepIdle(): void {
-    const now = Date.now();
+    const now = monotonicMs();
     const limit = this.adjustments.channelTimeout * 1000;
     for (const channel of this.#channels) {
       if (channel.timedOut(now, limit)) channel.destroy();
