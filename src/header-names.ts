@@ -87,15 +87,15 @@ export const PROXY_KEYS: readonly string[] = [
 ];
 
 /**
- * Bits the parser records (ParsedRequest.fieldFlags) for fields the adjustment
- * pipeline acts on, so that a request without any skips those stages instead
- * of probing the environ for a dozen absent keys.
+ * What a field means to the engine beyond its key, recorded by the parser
+ * (ParsedRequest.fieldFlags): hop-by-hop fields are kept out of the environ
+ * (ParsedRequest.hopFields), and a request without proxy headers skips the
+ * trusted-proxy stage instead of probing the environ for six absent keys.
  */
 export const enum FieldFlag {
   None = 0,
   HopByHop = 1,
   Proxy = 2,
-  All = 3,
 }
 
 /** A field name as the server knows it: its environ key (null: dropped) and its FieldFlag bits. */

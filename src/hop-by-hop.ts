@@ -1,9 +1,12 @@
 // The hop-by-hop stage: headers meant for the connection to garcon (or to the
 // proxy in front of it) are not part of the request the app should see
-// (RFC 9110 section 7.6.1). The engine has already acted on them (keep-alive,
-// framing), so removing them from the environ loses nothing.
+// (RFC 9110 section 7.6.1). The fixed ones (Connection, Keep-Alive, TE,
+// Transfer-Encoding, Upgrade, ...; HOP_BY_HOP_KEYS) never reach the environ:
+// the parser keeps them apart (ParsedRequest.hopFields) and the engine acts on
+// them (keep-alive, framing). What is left for this stage are the end-to-end
+// looking fields that the Connection header names as hop-by-hop.
 
-import { HOP_BY_HOP_KEYS, trimOws } from './header-names.js';
+import { trimOws } from './header-names.js';
 import type { Environ } from './types.js';
 
 /**
@@ -27,20 +30,14 @@ function removeConnectionOption(environ: Environ, connection: string, start: num
   if (!PROTECTED_KEYS.has(key) && environ[key] !== undefined) delete environ[key];
 }
 
-/** Remove hop-by-hop headers and every header the Connection field lists from the environ. */
-export function stripHopByHopHeaders(environ: Environ): void {
-  const connection = environ.HTTP_CONNECTION;
-  if (typeof connection === 'string') {
-    // Connection = #connection-option (RFC 9110 section 7.6.1): a comma list of field names.
-    let start = 0;
-    for (let i = 0; i <= connection.length; i++) {
-      if (i === connection.length || connection.charCodeAt(i) === COMMA) {
-        removeConnectionOption(environ, connection, start, i);
-        start = i + 1;
-      }
+/** Remove from the environ every header the Connection field value `connection` lists. */
+export function removeConnectionOptions(environ: Environ, connection: string): void {
+  // Connection = #connection-option (RFC 9110 section 7.6.1): a comma list of field names.
+  let start = 0;
+  for (let i = 0; i <= connection.length; i++) {
+    if (i === connection.length || connection.charCodeAt(i) === COMMA) {
+      removeConnectionOption(environ, connection, start, i);
+      start = i + 1;
     }
-  }
-  for (const key of HOP_BY_HOP_KEYS) {
-    if (environ[key] !== undefined) delete environ[key];
   }
 }

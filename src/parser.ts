@@ -17,7 +17,7 @@ import {
   RequestHeaderFieldsTooLarge,
   type HttpError,
 } from './errors.js';
-import { SP, TCHAR, fieldName, isFieldValueByte, isOws, trimOws } from './header-names.js';
+import { FieldFlag, SP, TCHAR, fieldName, isFieldValueByte, isOws, trimOws } from './header-names.js';
 import { ParsedRequest } from './request.js';
 import { parseRequestTarget } from './request-target.js';
 
@@ -58,11 +58,11 @@ function refuse(error: HttpError): never {
 }
 
 /** Index of the CR ending the line that starts at `start`; a CR or LF not in a CRLF pair is refused. */
-function lineEnd(head: Buffer, start: number): number {
+function lineEnd(head: string, start: number): number {
   // The head ends with CRLF CRLF, so both searches succeed; each stops at the
   // first hit, keeping the whole head scan linear.
-  const cr = head.indexOf(CR, start);
-  const lf = head.indexOf(LF, start);
+  const cr = head.indexOf('\r', start);
+  const lf = head.indexOf('\n', start);
   if (lf !== cr + 1) refuse(new BadRequest(BARE_CR_OR_LF));
   return cr;
 }
@@ -226,18 +226,21 @@ export class RequestParser {
       bytes.length >= 3 ? bytes.subarray(bytes.length - 3) : Buffer.concat([this.#headTail, bytes]).subarray(-3);
   }
 
-  /** Validate the head `head[start, end)` (which ends with CRLF CRLF) and fill in the request. */
-  #parseHead(head: Buffer, start: number, end: number): void {
+  /** Validate the head `bytes[start, end)` (which ends with CRLF CRLF) and fill in the request. */
+  #parseHead(bytes: Buffer, start: number, end: number): void {
+    // One latin-1 string of the whole head (one char per byte): every name, value
+    // and the target are then slices of it, not a conversion each.
+    const head = bytes.toString('latin1', start, end);
     // Line structure and header fields are checked before the request line is
     // cracked (Waitress's order), so those errors leave request.version at 1.0.
-    const requestLineEnd = lineEnd(head, start);
-    this.#parseFieldLines(head, requestLineEnd + 2, end - 2);
-    this.#parseRequestLine(head, start, requestLineEnd);
+    const requestLineEnd = lineEnd(head, 0);
+    this.#parseFieldLines(head, requestLineEnd + 2, head.length - 2);
+    this.#parseRequestLine(head, 0, requestLineEnd);
     this.#applyFieldSemantics();
   }
 
   /** Header field lines from `start` to `end`, the empty line ending the head (RFC 9112 section 5). */
-  #parseFieldLines(head: Buffer, start: number, end: number): void {
+  #parseFieldLines(head: string, start: number, end: number): void {
     let pending: PendingField | null = null;
     for (let pos = start; pos < end; ) {
       // The usual line, `name:value` with only valid bytes, is taken in one pass;
@@ -250,7 +253,7 @@ export class RequestParser {
         continue;
       }
       const cr = lineEnd(head, pos);
-      if (isOws(head[pos]!)) {
+      if (isOws(head.charCodeAt(pos))) {
         // obs-fold (RFC 9112 section 5.2): replaced by one SP.
         if (pending === null) refuse(new BadRequest('Malformed header line'));
         const continuation = fieldValue(head, pos, cr);
@@ -267,8 +270,9 @@ export class RequestParser {
   #storeField(field: PendingField): void {
     const { key, flags } = fieldName(field.name);
     if (key === null) return;
-    this.request.fieldFlags |= flags;
-    const headers = this.request.headers;
+    const request = this.request;
+    request.fieldFlags |= flags;
+    const headers = (flags & FieldFlag.HopByHop) === 0 ? request.headers : (request.hopFields ??= {});
     const existing = headers[key];
     if (existing === undefined) {
       headers[key] = field.value;
@@ -283,13 +287,13 @@ export class RequestParser {
    * `method SP request-target SP HTTP-version` (RFC 9112 section 3), trailing
    * SP/HTAB tolerated. Sets method, version and target.
    */
-  #parseRequestLine(head: Buffer, start: number, end: number): void {
-    while (end > start && isOws(head[end - 1]!)) end--;
+  #parseRequestLine(head: string, start: number, end: number): void {
+    while (end > start && isOws(head.charCodeAt(end - 1))) end--;
     let methodEnd = start;
-    while (methodEnd < end && TCHAR[head[methodEnd]!] === 1) methodEnd++;
-    if (methodEnd === start || methodEnd === end || head[methodEnd] !== SP) refuse(new BadRequest(START_LINE_INVALID));
+    while (methodEnd < end && TCHAR[head.charCodeAt(methodEnd)] === 1) methodEnd++;
+    if (methodEnd === start || methodEnd === end || head.charCodeAt(methodEnd) !== SP) refuse(new BadRequest(START_LINE_INVALID));
     const targetStart = methodEnd + 1;
-    const targetEnd = head.indexOf(SP, targetStart);
+    const targetEnd = head.indexOf(' ', targetStart);
     if (targetEnd === -1 || targetEnd === targetStart || targetEnd >= end) refuse(new BadRequest(START_LINE_INVALID));
     const version = parseVersion(head, targetEnd + 1, end);
     const major = version >> 4;
@@ -297,7 +301,7 @@ export class RequestParser {
     const method = methodName(head, start, methodEnd);
     // Methods are tchars (ASCII), so "not upper-case" means "has a byte a-z".
     for (let i = start; i < methodEnd; i++) {
-      if (head[i]! >= 0x61 && head[i]! <= 0x7a) refuse(new BadRequest(`Malformed HTTP method "${method}"`));
+      if (head.charCodeAt(i) >= 0x61 && head.charCodeAt(i) <= 0x7a) refuse(new BadRequest(`Malformed HTTP method "${method}"`));
     }
     if (major !== 1) refuse(new HttpVersionNotSupported(`HTTP/${major}.${minor} is not supported`));
     const request = this.request;
@@ -318,16 +322,17 @@ export class RequestParser {
     const isHttp11 = request.version === '1.1';
     if (isHttp11 && headers.HTTP_HOST === undefined) refuse(new BadRequest('Missing Host header'));
 
-    if (headers.HTTP_CONNECTION === undefined) {
+    const hopFields = request.hopFields;
+    const connectionField = hopFields?.HTTP_CONNECTION;
+    if (connectionField === undefined) {
       request.keepAlive = isHttp11;
     } else {
-      const connection = listElements(headers.HTTP_CONNECTION);
+      const connection = listElements(connectionField);
       request.keepAlive = !connection.includes('close') && (isHttp11 || connection.includes('keep-alive'));
     }
 
-    const transferEncoding = headers.HTTP_TRANSFER_ENCODING;
+    const transferEncoding = hopFields?.HTTP_TRANSFER_ENCODING;
     const codings = transferEncoding === undefined ? null : listElements(transferEncoding);
-    if (transferEncoding !== undefined) delete headers.HTTP_TRANSFER_ENCODING;
     if (codings !== null && codings.length > 0) {
       // A 1.0 recipient cannot rely on chunked framing: refusing is the safe
       // answer to a possible smuggling attempt (RFC 9112 section 6.1).
@@ -405,32 +410,25 @@ export class RequestParser {
   }
 }
 
-/** Methods seen on nearly every request, recognised by their bytes without making a new string. */
-const COMMON_METHODS: readonly (readonly [string, Uint8Array])[] = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']
-  .map((name) => [name, Buffer.from(name, 'latin1')] as const);
+/** Methods seen on nearly every request, returned as constants (cheap to compare later) when they match. */
+const COMMON_METHODS: readonly string[] = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
 
-/** The method token `head[start, end)` as a string. */
-function methodName(head: Buffer, start: number, end: number): string {
+/** The method token `head[start, end)`. */
+function methodName(head: string, start: number, end: number): string {
   const length = end - start;
-  for (const [name, bytes] of COMMON_METHODS) {
-    if (bytes.length !== length) continue;
-    let i = 0;
-    while (i < length && head[start + i] === bytes[i]) i++;
-    if (i === length) return name;
+  for (const name of COMMON_METHODS) {
+    if (name.length === length && head.startsWith(name, start)) return name;
   }
-  return head.toString('latin1', start, end);
+  return head.slice(start, end);
 }
 
 /** `HTTP/` DIGIT `.` DIGIT exactly (RFC 9112 section 2.3); returns major << 4 | minor. */
-function parseVersion(head: Buffer, start: number, end: number): number {
-  // Byte by byte: "HTTP/" is case-sensitive (RFC 9112 section 2.3).
-  if (end - start !== 8 || head[start] !== 0x48 || head[start + 1] !== 0x54 || head[start + 2] !== 0x54 ||
-    head[start + 3] !== 0x50 || head[start + 4] !== 0x2f) {
-    refuse(new BadRequest(START_LINE_INVALID));
-  }
-  const major = head[start + 5]!;
-  const minor = head[start + 7]!;
-  if (!isAsciiDigit(major) || head[start + 6] !== 0x2e || !isAsciiDigit(minor)) {
+function parseVersion(head: string, start: number, end: number): number {
+  // "HTTP/" is case-sensitive (RFC 9112 section 2.3).
+  if (end - start !== 8 || !head.startsWith('HTTP/', start)) refuse(new BadRequest(START_LINE_INVALID));
+  const major = head.charCodeAt(start + 5);
+  const minor = head.charCodeAt(start + 7);
+  if (!isAsciiDigit(major) || head.charCodeAt(start + 6) !== 0x2e || !isAsciiDigit(minor)) {
     refuse(new BadRequest(START_LINE_INVALID));
   }
   return ((major - 0x30) << 4) | (minor - 0x30);
@@ -442,34 +440,34 @@ function parseVersion(head: Buffer, start: number, end: number): number {
  * bad byte, a bare CR or LF), for fieldLine and lineEnd to judge. The head
  * ends with CRLF CRLF, so both scans stop inside it.
  */
-function validFieldLine(head: Buffer, start: number): PendingField | null {
+function validFieldLine(head: string, start: number): PendingField | null {
   let nameEnd = start;
-  while (TCHAR[head[nameEnd]!] === 1) nameEnd++;
-  if (nameEnd === start || head[nameEnd] !== COLON) return null;
+  while (TCHAR[head.charCodeAt(nameEnd)] === 1) nameEnd++;
+  if (nameEnd === start || head.charCodeAt(nameEnd) !== COLON) return null;
   let end = nameEnd + 1;
-  while (isFieldValueByte(head[end]!)) end++;
-  if (head[end] !== CR || head[end + 1] !== LF) return null;
+  while (isFieldValueByte(head.charCodeAt(end))) end++;
+  if (head.charCodeAt(end) !== CR || head.charCodeAt(end + 1) !== LF) return null;
   const next = end + 2;
   let valueStart = nameEnd + 1;
-  while (valueStart < end && isOws(head[valueStart]!)) valueStart++;
-  while (end > valueStart && isOws(head[end - 1]!)) end--;
-  return { name: head.toString('latin1', start, nameEnd), value: head.toString('latin1', valueStart, end), next };
+  while (valueStart < end && isOws(head.charCodeAt(valueStart))) valueStart++;
+  while (end > valueStart && isOws(head.charCodeAt(end - 1))) end--;
+  return { name: head.slice(start, nameEnd), value: head.slice(valueStart, end), next };
 }
 
 /** `field-name ":" OWS field-value OWS`; the name must be followed directly by the colon. */
-function fieldLine(head: Buffer, start: number, end: number): PendingField {
+function fieldLine(head: string, start: number, end: number): PendingField {
   let nameEnd = start;
-  while (nameEnd < end && TCHAR[head[nameEnd]!] === 1) nameEnd++;
-  if (nameEnd === start || head[nameEnd] !== COLON) refuse(new BadRequest(INVALID_HEADER));
-  return { name: head.toString('latin1', start, nameEnd), value: fieldValue(head, nameEnd + 1, end), next: end + 2 };
+  while (nameEnd < end && TCHAR[head.charCodeAt(nameEnd)] === 1) nameEnd++;
+  if (nameEnd === start || head.charCodeAt(nameEnd) !== COLON) refuse(new BadRequest(INVALID_HEADER));
+  return { name: head.slice(start, nameEnd), value: fieldValue(head, nameEnd + 1, end), next: end + 2 };
 }
 
 /** The value in `head[start, end)` with SP/HTAB (only those) trimmed; other controls are refused. */
-function fieldValue(head: Buffer, start: number, end: number): string {
+function fieldValue(head: string, start: number, end: number): string {
   for (let i = start; i < end; i++) {
-    if (!isFieldValueByte(head[i]!)) refuse(new BadRequest(INVALID_HEADER));
+    if (!isFieldValueByte(head.charCodeAt(i))) refuse(new BadRequest(INVALID_HEADER));
   }
-  while (start < end && isOws(head[start]!)) start++;
-  while (end > start && isOws(head[end - 1]!)) end--;
-  return head.toString('latin1', start, end);
+  while (start < end && isOws(head.charCodeAt(start))) start++;
+  while (end > start && isOws(head.charCodeAt(end - 1))) end--;
+  return head.slice(start, end);
 }

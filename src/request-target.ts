@@ -26,10 +26,10 @@ export interface RequestTarget {
 }
 
 /** Target bytes must be visible ASCII: no controls, SP, DEL or non-ASCII. */
-function hasOnlyVisibleAscii(buf: Buffer, start: number, end: number): boolean {
+function hasOnlyVisibleAscii(text: string, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
-    const b = buf[i]!;
-    if (b < 0x21 || b > 0x7e) return false;
+    const c = text.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
   }
   return true;
 }
@@ -119,10 +119,10 @@ function absolutePath(hierPart: string): string | null {
   return hierPart.slice(authorityEnd);
 }
 
-/** Parse the target in `buf[start, end)`; null means 400 `Bad URI`. */
-export function parseRequestTarget(buf: Buffer, start: number, end: number): RequestTarget | null {
-  if (end <= start || !hasOnlyVisibleAscii(buf, start, end)) return null;
-  const target = buf.toString('latin1', start, end);
+/** Parse the target in `head[start, end)` (latin-1 text, one char per byte); null means 400 `Bad URI`. */
+export function parseRequestTarget(head: string, start: number, end: number): RequestTarget | null {
+  if (end <= start || !hasOnlyVisibleAscii(head, start, end)) return null;
+  const target = head.slice(start, end);
   const hash = target.indexOf('#');
   const withoutFragment = hash === -1 ? target : target.slice(0, hash);
   const question = withoutFragment.indexOf('?');

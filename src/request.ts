@@ -18,13 +18,19 @@ export class ParsedRequest {
   query = '';
   version: HttpVersion = '1.0';
   /**
-   * Request headers under their environ keys (CONTENT_TYPE, CONTENT_LENGTH, HTTP_*),
-   * repeated fields joined with ', '. Names containing '_' are dropped; for HTTP/1.1
-   * Transfer-Encoding is removed once it has been validated.
+   * End-to-end request headers under their environ keys (CONTENT_TYPE,
+   * CONTENT_LENGTH, HTTP_*), repeated fields joined with ', '. Names containing
+   * '_' are dropped; hop-by-hop fields are in hopFields.
    */
   // A plain object, not Object.create(null): every key starts with HTTP_ or CONTENT_,
   // so none can reach Object.prototype, and V8 keeps such objects in its fast mode.
   headers: Record<string, string> = {};
+  /**
+   * The hop-by-hop fields (HOP_BY_HOP_KEYS: Connection, Transfer-Encoding, TE,
+   * Upgrade, ...) under their environ keys, or null when none came: the engine
+   * acts on them and they never reach the environ.
+   */
+  hopFields: Record<string, string> | null = null;
   /** FieldFlag bits of the fields that arrived: which adjustment stages have something to do. */
   fieldFlags: FieldFlag = FieldFlag.None;
   /** The request asked for a persistent connection (Connection tokens and version rules). */

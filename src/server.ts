@@ -324,7 +324,7 @@ export class GarconServer implements ChannelHost {
     const task = new Task(request, channel, this.#taskSettings, this.#taskFinished);
     const environ = buildEnviron(request, channel.info, this.#environSettings);
     try {
-      this.#adjust(environ, request.fieldFlags);
+      this.#adjust(environ, request);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       task.refuse(environ, err);

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { BadRequest, InvalidOptionError } from '../src/errors.js';
-import { FieldFlag } from '../src/header-names.js';
-import { buildPipeline, type PipelineOptions } from '../src/pipeline.js';
+import { FieldFlag, HOP_BY_HOP_KEYS, PROXY_KEYS } from '../src/header-names.js';
+import { buildPipeline, type PipelineOptions, type PipelineRequest } from '../src/pipeline.js';
 import type { Environ } from '../src/types.js';
 
 function options(overrides: Partial<PipelineOptions> = {}): PipelineOptions {
@@ -33,17 +33,34 @@ function environ(extra: Record<string, string> = {}): Environ {
   } as unknown as Environ;
 }
 
+/** What the parser would hand over for these fields: the environ's part and the request's flags and hop-by-hop fields. */
+function arrive(fields: Record<string, string> = {}): [Environ, PipelineRequest] {
+  const endToEnd: Record<string, string> = {};
+  let hopFields: Record<string, string> | null = null;
+  let fieldFlags = FieldFlag.None;
+  for (const [key, value] of Object.entries(fields)) {
+    if (HOP_BY_HOP_KEYS.includes(key)) {
+      (hopFields ??= {})[key] = value;
+      fieldFlags |= FieldFlag.HopByHop;
+    } else {
+      endToEnd[key] = value;
+      if (PROXY_KEYS.includes(key)) fieldFlags |= FieldFlag.Proxy;
+    }
+  }
+  return [environ(endToEnd), { fieldFlags, hopFields }];
+}
+
 describe('adjustment pipeline', () => {
   it('runs proxy headers, url prefix and hop-by-hop stripping on one environ', () => {
     const adjust = buildPipeline(options());
-    const env = environ({
+    const [env, request] = arrive({
       HTTP_X_FORWARDED_FOR: '203.0.113.5',
       HTTP_X_FORWARDED_PROTO: 'https',
       HTTP_X_FORWARDED_HOST: 'www.example.com',
       HTTP_CONNECTION: 'keep-alive',
       HTTP_KEEP_ALIVE: 'timeout=5',
     });
-    adjust(env);
+    adjust(env, request);
     expect(env).to.deep.equal({
       ...environ(),
       REMOTE_ADDR: '203.0.113.5',
@@ -62,48 +79,43 @@ describe('adjustment pipeline', () => {
 
   it('judges proxy headers before Connection can name them away', () => {
     const adjust = buildPipeline(options());
-    const env = environ({ HTTP_X_FORWARDED_FOR: '203.0.113.5', HTTP_CONNECTION: 'X-Forwarded-For' });
-    adjust(env);
+    const [env, request] = arrive({ HTTP_X_FORWARDED_FOR: '203.0.113.5', HTTP_CONNECTION: 'X-Forwarded-For' });
+    adjust(env, request);
     expect(env.REMOTE_ADDR).to.equal('203.0.113.5');
     expect(env).not.to.have.property('HTTP_X_FORWARDED_FOR');
   });
 
   it('a malformed proxy header stops the pipeline with a 400 before later stages run', () => {
     const adjust = buildPipeline(options());
-    const env = environ({ HTTP_X_FORWARDED_PROTO: 'gopher', HTTP_CONNECTION: 'close' });
-    expect(() => adjust(env)).to.throw(BadRequest, 'Header "X-Forwarded-Proto" malformed.');
+    const [env, request] = arrive({ HTTP_X_FORWARDED_PROTO: 'gopher', HTTP_CONNECTION: 'X-Private', HTTP_X_PRIVATE: 'p' });
+    expect(() => adjust(env, request)).to.throw(BadRequest, 'Header "X-Forwarded-Proto" malformed.');
     expect(env.SCRIPT_NAME).to.equal('');
-    expect(env.HTTP_CONNECTION).to.equal('close');
+    expect(env.HTTP_X_PRIVATE).to.equal('p');
   });
 
-  it('with Waitress defaults only clears proxy headers and strips hop-by-hop ones', () => {
+  it('with Waitress defaults only clears proxy headers and strips what Connection names', () => {
     const adjust = buildPipeline(options({ trustedProxy: null, trustedProxyHeaders: new Set(), urlPrefix: '' }));
-    const env = environ({ HTTP_X_FORWARDED_PROTO: 'https', HTTP_UPGRADE: 'websocket' });
-    adjust(env);
+    const [env, request] = arrive({ HTTP_X_FORWARDED_PROTO: 'https', HTTP_CONNECTION: 'upgrade, x-hop', HTTP_X_HOP: '1' });
+    adjust(env, request);
     expect(env).to.deep.equal(environ());
   });
 
   it('leaves an environ with nothing to adjust as it was', () => {
     const adjust = buildPipeline(options({ urlPrefix: '' }));
-    const env = environ();
-    adjust(env);
+    const [env, request] = arrive();
+    adjust(env, request);
     expect(env).to.deep.equal(environ());
   });
 
-  it('skips the stages whose headers the request did not carry (its fieldFlags)', () => {
+  it('skips the proxy stage for a request that carried no proxy header (its fieldFlags)', () => {
     const adjust = buildPipeline(options());
-    const extra = { HTTP_X_FORWARDED_PROTO: 'https', HTTP_UPGRADE: 'websocket' };
-    const none = environ(extra);
-    adjust(none, FieldFlag.None);
-    expect(none).to.deep.equal({ ...environ(extra), SCRIPT_NAME: '/app', PATH_INFO: '/page' });
-    const proxyOnly = environ(extra);
-    adjust(proxyOnly, FieldFlag.Proxy);
-    expect(proxyOnly['wsgi.url_scheme']).to.equal('https');
-    expect(proxyOnly.HTTP_UPGRADE).to.equal('websocket');
-    const hopOnly = environ(extra);
-    adjust(hopOnly, FieldFlag.HopByHop);
-    expect(hopOnly['wsgi.url_scheme']).to.equal('http');
-    expect(hopOnly).not.to.have.property('HTTP_UPGRADE');
+    // An environ claiming a proxy header the request's flags deny: the stage is not run.
+    const env = environ({ HTTP_X_FORWARDED_PROTO: 'https' });
+    adjust(env, { fieldFlags: FieldFlag.None, hopFields: null });
+    expect(env).to.deep.equal({ ...environ({ HTTP_X_FORWARDED_PROTO: 'https' }), SCRIPT_NAME: '/app', PATH_INFO: '/page' });
+    const [flagged, request] = arrive({ HTTP_X_FORWARDED_PROTO: 'https' });
+    adjust(flagged, request);
+    expect(flagged['wsgi.url_scheme']).to.equal('https');
   });
 
   it('refuses unusable options when it is built, not per request', () => {

@@ -10,7 +10,7 @@ import { ChunkedDecoder } from '../../src/chunked.js';
 import { buildEnviron, type ConnectionInfo, type EnvironSettings } from '../../src/environ.js';
 import { httpDate } from '../../src/http-date.js';
 import { RequestParser, type ParserLimits } from '../../src/parser.js';
-import { buildPipeline } from '../../src/pipeline.js';
+import { buildPipeline, type Pipeline } from '../../src/pipeline.js';
 import { serializeHead, validateAppHead } from '../../src/response-head.js';
 import { Task, type TaskChannel, type TaskSettings } from '../../src/task.js';
 import type { App, Logger } from '../../src/types.js';
@@ -94,11 +94,11 @@ const streamingApp: App = (_environ, startResponse) => {
 };
 
 /** One whole request through Task with a counting channel (no socket). */
-function respond(app: App, request: RequestParser['request'], adjust: (environ: ReturnType<typeof buildEnviron>) => void): number {
+function respond(app: App, request: RequestParser['request'], adjust: Pipeline): number {
   const channel = new CountingChannel();
   const task = new Task(request, channel, TASK_SETTINGS, () => undefined);
   const environ = buildEnviron(request, CONNECTION, ENVIRON_SETTINGS);
-  adjust(environ);
+  adjust(environ, request);
   task.run(app, environ);
   return channel.bytes;
 }
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     bench('buildEnviron, browser request', () => do_not_optimize(buildEnviron(browser, CONNECTION, ENVIRON_SETTINGS)));
     bench('buildEnviron + pipeline, browser request', () => {
       const environ = buildEnviron(browser, CONNECTION, ENVIRON_SETTINGS);
-      adjust(environ);
+      adjust(environ, browser);
       do_not_optimize(environ);
     });
   });
