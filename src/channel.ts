@@ -200,12 +200,17 @@ export class Channel implements TaskChannel {
     }
   }
 
-  /** Send what write() queued, as a single Buffer. */
+  /** Send what write() queued, as a single write. */
   flush(): void {
+    if (this.#pending !== null) this.lastActivity = monotonicMs();
+    this.#sendPending();
+  }
+
+  /** flush() without touching lastActivity (received() has just set it). */
+  #sendPending(): void {
     this.#flags &= ~FLUSH_SCHEDULED;
     const pieces = this.#pending;
     if (pieces === null) return;
-    this.lastActivity = monotonicMs();
     const total = this.#pendingBytes;
     this.#pending = null;
     this.#pendingBytes = 0;
@@ -312,7 +317,7 @@ export class Channel implements TaskChannel {
       this.#flags &= ~RECEIVING;
     }
     // What synchronous apps answered leaves now, in one write.
-    this.flush();
+    this.#sendPending();
     this.#updateReading();
   }
 

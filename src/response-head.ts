@@ -67,6 +67,8 @@ export interface AppHead {
   /** Three-digit status code. */
   code: number;
   headers: [string, string][];
+  /** The headers as head lines (`Name: value` CRLF each), in the app's order. */
+  lines: string;
   /** The app's Content-Length, or null. */
   contentLength: number | null;
   hasDate: boolean;
@@ -86,6 +88,7 @@ export function validateAppHead(status: unknown, headers: unknown): AppHead {
   let contentLength: number | null = null;
   let hasDate = false;
   let hasServer = false;
+  let lines = '';
   for (const pair of headers as unknown[]) {
     if (!Array.isArray(pair) || pair.length !== 2) throw new AppContractError('each header must be a [name, value] pair');
     const [name, value] = pair as [unknown, unknown];
@@ -103,8 +106,10 @@ export function validateAppHead(status: unknown, headers: unknown): AppHead {
     } else if (kind === NameKind.Server) {
       hasServer = true;
     }
+    lines += `${name}: ${value}\r\n`;
   }
-  return { status, code: (c0 - 0x30) * 100 + (c1 - 0x30) * 10 + (c2 - 0x30), headers: headers as [string, string][], contentLength, hasDate, hasServer };
+  const code = (c0 - 0x30) * 100 + (c1 - 0x30) * 10 + (c2 - 0x30);
+  return { status, code, headers: headers as [string, string][], lines, contentLength, hasDate, hasServer };
 }
 
 /** 1xx, 204 and 304 responses never have a body (RFC 9110 sections 15.2, 15.3.5, 15.4.5). */
@@ -128,10 +133,13 @@ export interface Framing {
 /** Serialise the head in one string (latin-1), app headers in the app's order. */
 export function serializeHead(app: AppHead, framing: Framing): string {
   let head = `HTTP/${framing.version} ${app.status.length === 3 ? app.status + ' ' : app.status}\r\n`;
-  const dropLength = !framing.sendContentLength;
-  for (const [name, value] of app.headers) {
-    if (dropLength && name.length === 14 && name.toLowerCase() === 'content-length') continue;
-    head += `${name}: ${value}\r\n`;
+  if (framing.sendContentLength || app.contentLength === null) {
+    head += app.lines;
+  } else {
+    // 1xx, 204, 304: the app's Content-Length is left out.
+    for (const [name, value] of app.headers) {
+      if (name.length !== 14 || name.toLowerCase() !== 'content-length') head += `${name}: ${value}\r\n`;
+    }
   }
   if (framing.sendContentLength && app.contentLength === null && framing.contentLength !== null) {
     head += `Content-Length: ${framing.contentLength}\r\n`;

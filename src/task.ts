@@ -263,7 +263,7 @@ export class Task {
     const available = wrapper.available();
     // The app may promise less than the file holds (send that much) or more (the file wins: Waitress's fix-up).
     if (head.contentLength !== null && head.contentLength > available) {
-      this.#head = { ...head, contentLength: null, headers: head.headers.filter(([n]) => n.toLowerCase() !== 'content-length') };
+      this.#head = validateAppHead(head.status, head.headers.filter(([n]) => n.toLowerCase() !== 'content-length'));
     }
     const total = this.#head!.contentLength ?? available;
     this.#sendHead(total);
