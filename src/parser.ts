@@ -34,6 +34,8 @@ const CR = 0x0d;
 const LF = 0x0a;
 const COLON = 0x3a;
 const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
+/** Reads up to this long are searched for the end of the head as text (the head is then a slice of it). */
+const TEXT_SEARCH_LIMIT = 4096;
 const EMPTY = Buffer.alloc(0);
 /** Significant decimal digits that always fit exactly in a double. */
 const MAX_EXACT_DECIMAL_DIGITS = 15;
@@ -133,6 +135,10 @@ export class RequestParser {
     if (!this.#headersFinished) {
       consumed = this.#receiveHead(data);
       if (!this.#headersFinished || this.#completed) return consumed;
+      if (this.#bodyRemaining === 0 && this.#chunkedDecoder === null) {
+        this.#completed = true; // no body
+        return consumed;
+      }
     }
     return consumed + this.#receiveBody(consumed === 0 ? data : data.subarray(consumed));
   }
@@ -145,7 +151,17 @@ export class RequestParser {
   #receiveHead(data: Buffer): number {
     const start = this.#skippingLeading ? this.#skipLeading(data) : 0;
     if (this.#completed || start === data.length) return data.length;
-    const end = this.#findHeadEnd(data, start);
+    let text: string | null = null;
+    let end: number;
+    if (this.#headChunks === null && data.length - start <= TEXT_SEARCH_LIMIT) {
+      // A short read holding the start of a head (the usual case): convert it to
+      // latin-1 text once and search that; the head is then a slice of it.
+      text = data.toString('latin1', start);
+      const at = text.indexOf('\r\n\r\n');
+      end = at === -1 ? -1 : start + at + 4;
+    } else {
+      end = this.#findHeadEnd(data, start);
+    }
     const limit = this.#limits.maxRequestHeaderSize;
     if (end === -1) {
       this.#headSize += data.length - start;
@@ -162,13 +178,14 @@ export class RequestParser {
       return end;
     }
     try {
-      if (this.#headChunks === null) {
-        // The usual case: the whole head is in this read; parse it in place.
-        this.#parseHead(data, start, end);
+      if (text !== null) {
+        this.#parseHead(end - start === text.length ? text : text.slice(0, end - start));
+      } else if (this.#headChunks === null) {
+        this.#parseHead(data.toString('latin1', start, end));
       } else {
         const head = Buffer.concat([...this.#headChunks, data.subarray(start, end)]);
         this.#headChunks = null;
-        this.#parseHead(head, 0, head.length);
+        this.#parseHead(head.toString('latin1'));
       }
       this.#headersFinished = true;
     } catch (caught) {
@@ -226,11 +243,12 @@ export class RequestParser {
       bytes.length >= 3 ? bytes.subarray(bytes.length - 3) : Buffer.concat([this.#headTail, bytes]).subarray(-3);
   }
 
-  /** Validate the head `bytes[start, end)` (which ends with CRLF CRLF) and fill in the request. */
-  #parseHead(bytes: Buffer, start: number, end: number): void {
-    // One latin-1 string of the whole head (one char per byte): every name, value
-    // and the target are then slices of it, not a conversion each.
-    const head = bytes.toString('latin1', start, end);
+  /**
+   * Validate the head (which ends with CRLF CRLF) and fill in the request. It is
+   * latin-1 text, one char per byte: every name, value and the target are
+   * slices of it, not a conversion each.
+   */
+  #parseHead(head: string): void {
     // Line structure and header fields are checked before the request line is
     // cracked (Waitress's order), so those errors leave request.version at 1.0.
     const requestLineEnd = lineEnd(head, 0);
@@ -293,8 +311,9 @@ export class RequestParser {
     while (methodEnd < end && TCHAR[head.charCodeAt(methodEnd)] === 1) methodEnd++;
     if (methodEnd === start || methodEnd === end || head.charCodeAt(methodEnd) !== SP) refuse(new BadRequest(START_LINE_INVALID));
     const targetStart = methodEnd + 1;
-    const targetEnd = head.indexOf(' ', targetStart);
-    if (targetEnd === -1 || targetEnd === targetStart || targetEnd >= end) refuse(new BadRequest(START_LINE_INVALID));
+    let targetEnd = targetStart;
+    while (targetEnd < end && head.charCodeAt(targetEnd) !== SP) targetEnd++;
+    if (targetEnd === targetStart || targetEnd >= end) refuse(new BadRequest(START_LINE_INVALID));
     const version = parseVersion(head, targetEnd + 1, end);
     const major = version >> 4;
     const minor = version & 0xf;
@@ -413,11 +432,19 @@ export class RequestParser {
 /** Methods seen on nearly every request, returned as constants (cheap to compare later) when they match. */
 const COMMON_METHODS: readonly string[] = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
 
+/** `head` holds `text` at `at` (a char loop: cheaper than startsWith for a few chars). */
+function holdsAt(head: string, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (head.charCodeAt(at + i) !== text.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** The method token `head[start, end)`. */
 function methodName(head: string, start: number, end: number): string {
   const length = end - start;
   for (const name of COMMON_METHODS) {
-    if (name.length === length && head.startsWith(name, start)) return name;
+    if (name.length === length && holdsAt(head, start, name)) return name;
   }
   return head.slice(start, end);
 }
@@ -425,7 +452,7 @@ function methodName(head: string, start: number, end: number): string {
 /** `HTTP/` DIGIT `.` DIGIT exactly (RFC 9112 section 2.3); returns major << 4 | minor. */
 function parseVersion(head: string, start: number, end: number): number {
   // "HTTP/" is case-sensitive (RFC 9112 section 2.3).
-  if (end - start !== 8 || !head.startsWith('HTTP/', start)) refuse(new BadRequest(START_LINE_INVALID));
+  if (end - start !== 8 || !holdsAt(head, start, 'HTTP/')) refuse(new BadRequest(START_LINE_INVALID));
   const major = head.charCodeAt(start + 5);
   const minor = head.charCodeAt(start + 7);
   if (!isAsciiDigit(major) || head.charCodeAt(start + 6) !== 0x2e || !isAsciiDigit(minor)) {
