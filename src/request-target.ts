@@ -25,15 +25,6 @@ export interface RequestTarget {
   query: string;
 }
 
-/** Target bytes must be visible ASCII: no controls, SP, DEL or non-ASCII. */
-function hasOnlyVisibleAscii(text: string, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x21 || c > 0x7e) return false;
-  }
-  return true;
-}
-
 function isAlpha(code: number): boolean {
   return (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
 }
@@ -121,16 +112,24 @@ function absolutePath(hierPart: string): string | null {
 
 /** Parse the target in `head[start, end)` (latin-1 text, one char per byte); null means 400 `Bad URI`. */
 export function parseRequestTarget(head: string, start: number, end: number): RequestTarget | null {
-  if (end <= start || !hasOnlyVisibleAscii(head, start, end)) return null;
+  if (end <= start) return null;
+  // One pass: target bytes must be visible ASCII (no controls, SP, DEL or
+  // non-ASCII); note where the query and the fragment begin.
+  let pathEnd = -1;
+  let queryEnd = end;
+  for (let i = start; i < end; i++) {
+    const c = head.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return null;
+    if (c === 0x23 && queryEnd === end) queryEnd = i; // '#': the fragment, never part of the query
+    else if (c === 0x3f && pathEnd === -1 && queryEnd === end) pathEnd = i; // the first '?' before any '#'
+  }
+  if (pathEnd === -1) pathEnd = queryEnd;
   const target = head.slice(start, end);
-  const hash = target.indexOf('#');
-  const withoutFragment = hash === -1 ? target : target.slice(0, hash);
-  const question = withoutFragment.indexOf('?');
-  const pathPart = question === -1 ? withoutFragment : withoutFragment.slice(0, question);
-  const query = question === -1 ? '' : withoutFragment.slice(question + 1);
+  const pathPart = head.slice(start, pathEnd);
+  const query = pathEnd < queryEnd ? head.slice(pathEnd + 1, queryEnd) : '';
 
   let rawPath: string | null;
-  if (pathPart.startsWith('/')) {
+  if (head.charCodeAt(start) === 0x2f) {
     rawPath = pathPart;
   } else if (target === '*') {
     rawPath = '*';
