@@ -107,7 +107,7 @@ export function monotonicMs(): number {
   return Math.floor(performance.now()) + 1;
 }
 
-export class Channel implements TaskChannel {
+export class Channel implements TaskChannel, ConnectionInfo {
   readonly socket: net.Socket;
   readonly #listener: ListenerInfo;
   readonly #host: ChannelHost;
@@ -146,20 +146,26 @@ export class Channel implements TaskChannel {
     return (this.#flags & flag) !== 0;
   }
 
-  /**
-   * The connection as the environ describes it, built for each request and not
-   * kept: an idle connection holds no copy of it (the peer's address is cached by
-   * net.Socket itself after the first look-up).
-   */
-  get info(): ConnectionInfo {
-    const unix = this.#listener.unix;
-    return {
-      // Contract decision 14: unix-socket peers are 'localhost' (what trustedProxy is matched against).
-      remoteAddr: unix ? UNIX_PEER_ADDRESS : (this.socket.remoteAddress ?? ''),
-      remotePort: unix ? '' : String(this.socket.remotePort ?? ''),
-      serverPort: this.#listener.serverPort,
-      clientDisconnected: () => !this.#is(CONNECTED),
-    };
+  // The connection as the environ describes it (ConnectionInfo), read at each
+  // request and not kept: an idle connection holds no copy of it (net.Socket
+  // caches the peer's address after the first look-up).
+
+  /** REMOTE_ADDR; contract decision 14: unix-socket peers are 'localhost' (what trustedProxy is matched against). */
+  get remoteAddr(): string {
+    return this.#listener.unix ? UNIX_PEER_ADDRESS : (this.socket.remoteAddress ?? '');
+  }
+
+  get remotePort(): string {
+    return this.#listener.unix ? '' : String(this.socket.remotePort ?? '');
+  }
+
+  get serverPort(): string {
+    return this.#listener.serverPort;
+  }
+
+  /** environ['garcon.client_disconnected'], made per request. */
+  get clientDisconnected(): () => boolean {
+    return () => !this.#is(CONNECTED);
   }
 
   get connected(): boolean {

@@ -130,9 +130,38 @@ export interface Framing {
   ident: string | null;
 }
 
+/** Status lines already built, per version: apps answer with a few statuses. Bounded like checkedNames. */
+const statusLines = { '1.0': new Map<string, string>(), '1.1': new Map<string, string>() };
+const STATUS_LINES_MAX = 256;
+
+function statusLine(version: '1.0' | '1.1', status: string): string {
+  const lines = statusLines[version];
+  let line = lines.get(status);
+  if (line === undefined) {
+    line = `HTTP/${version} ${status.length === 3 ? status + ' ' : status}\r\n`;
+    if (lines.size < STATUS_LINES_MAX) lines.set(status, line);
+  }
+  return line;
+}
+
+// The usual end of a head, `Date: ...` CRLF `Server: ...` CRLF CRLF, changes once a
+// second: it is built once per Date value, not once per response.
+let tailDate = '';
+let tailIdent: string | null = null;
+let tail = '';
+
+function dateServerTail(date: string, ident: string | null): string {
+  if (date !== tailDate || ident !== tailIdent) {
+    tailDate = date;
+    tailIdent = ident;
+    tail = ident ? `Date: ${date}\r\nServer: ${ident}\r\n\r\n` : `Date: ${date}\r\n\r\n`;
+  }
+  return tail;
+}
+
 /** Serialise the head in one string (latin-1), app headers in the app's order. */
 export function serializeHead(app: AppHead, framing: Framing): string {
-  let head = `HTTP/${framing.version} ${app.status.length === 3 ? app.status + ' ' : app.status}\r\n`;
+  let head = statusLine(framing.version, app.status);
   if (framing.sendContentLength || app.contentLength === null) {
     head += app.lines;
   } else {
@@ -147,6 +176,7 @@ export function serializeHead(app: AppHead, framing: Framing): string {
   if (framing.chunked) head += 'Transfer-Encoding: chunked\r\n';
   if (framing.connection === 'close') head += 'Connection: close\r\n';
   else if (framing.connection === 'keep-alive') head += 'Connection: keep-alive\r\n';
+  if (!app.hasDate && !app.hasServer) return head + dateServerTail(framing.date, framing.ident);
   if (!app.hasDate) head += `Date: ${framing.date}\r\n`;
   if (!app.hasServer) {
     if (framing.ident) head += `Server: ${framing.ident}\r\n`;

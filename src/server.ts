@@ -120,7 +120,7 @@ export class GarconServer implements ChannelHost {
     const lineParsed = request.target !== '';
     this.#accessLog({
       environ: {
-        REMOTE_ADDR: channel.info.remoteAddr,
+        REMOTE_ADDR: channel.remoteAddr,
         REQUEST_METHOD: lineParsed ? request.method : '-',
         REQUEST_URI: lineParsed ? request.target : '',
         SERVER_PROTOCOL: lineParsed ? `HTTP/${request.version}` : '',
@@ -322,7 +322,7 @@ export class GarconServer implements ChannelHost {
 
   #runTask(channel: Channel, request: ParsedRequest): void {
     const task = new Task(request, channel, this.#taskSettings, this.#taskFinished);
-    const environ = buildEnviron(request, channel.info, this.#environSettings);
+    const environ = buildEnviron(request, channel, this.#environSettings);
     try {
       this.#adjust(environ, request);
     } catch (err) {
