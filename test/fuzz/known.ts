@@ -56,7 +56,7 @@ export const KNOWN_CLASSES: KnownClass[] = [
   // SP/HTAB before a request line (the first, or one right after a body), alone or mixed
   // with the empty lines RFC 9112 section 2.2 lets a server skip; llhttp's error is at the method.
   garconAccepted('leading-ows', ['HPE_INVALID_METHOD'], (_g, _at, bytes) =>
-    /(?=[ \t\r\n]*[ \t])[ \t\r\n]+[!-~]+ [^ ]+ HTTP\/\d\.\d\r\n/.test(bytes)),
+    /(?=[ \t\r\n]*[ \t])[ \t\r\n]+[!-~]+ [^ ]+ HTTP\/\d\.\d[ \t]*\r\n/.test(bytes)),
   garconAccepted('request-line-trailing-ows', ['HPE_INVALID_VERSION'], (_g, _at, bytes) => /HTTP\/\d\.\d[ \t]+\r\n/.test(bytes)),
   garconAccepted('content-length-ows', ['HPE_INVALID_CONTENT_LENGTH'], (_g, _at, bytes) => /content-length:[^\r\n]*[ \t]\r\n/i.test(bytes)),
   { id: 'validates-complete-head', matches: (verdict) => verdict.kind === 'garcon-waits' },
