@@ -98,18 +98,12 @@ export const enum FieldFlag {
   Proxy = 2,
 }
 
-/** A field name as the server knows it: its environ key (null: dropped) and its FieldFlag bits. */
+/** A field name as the server knows it: as sent, its environ key (null: dropped) and its FieldFlag bits. */
 export interface FieldName {
+  readonly name: string;
   readonly key: string | null;
   readonly flags: FieldFlag;
 }
-
-/**
- * Names are cached as sent, so an attacker could grow the cache with made-up
- * names; past this many entries new names are still mapped, just not remembered.
- */
-const MAX_CACHED_NAMES = 1024;
-const fieldNames = new Map<string, FieldName>();
 
 function computeEnvironKey(name: string): string | null {
   // Names with '_' are dropped so that `X_Foo` can never pose as `X-Foo`
@@ -120,23 +114,58 @@ function computeEnvironKey(name: string): string | null {
   return `HTTP_${upper}`;
 }
 
-function computeFieldName(name: string): FieldName {
+/** What `name` (tchars, so upper-casing is ASCII-only) maps to. */
+export function fieldName(name: string): FieldName {
   const key = computeEnvironKey(name);
   let flags = FieldFlag.None;
   if (key !== null && HOP_BY_HOP_KEYS.includes(key)) flags |= FieldFlag.HopByHop;
   if (key !== null && PROXY_KEYS.includes(key)) flags |= FieldFlag.Proxy;
-  return { key, flags };
+  return { name, key, flags };
+}
+
+// Names seen before, found by their bytes: the parser hashes a name while it
+// checks its bytes, so a known name costs no string, no string hashing and no
+// Map probe. Open addressing, a few probes at most. Names are cached as sent, so
+// an attacker could grow the cache with made-up names: past MAX_CACHED_NAMES new
+// names are still mapped, just not remembered.
+const NAME_SLOTS = 2048;
+const MAX_CACHED_NAMES = 1024;
+const MAX_PROBES = 8;
+const nameSlots: (FieldName | undefined)[] = new Array<FieldName | undefined>(NAME_SLOTS).fill(undefined);
+let cachedNames = 0;
+
+/** One step of the hash fieldNameAt expects, fed every byte of the name in order from 0. */
+export function nameHashStep(hash: number, byte: number): number {
+  return (Math.imul(hash, 31) + byte) | 0;
+}
+
+function spells(bytes: Buffer, start: number, name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    if (bytes[start + i] !== name.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**
- * What a field name maps to: its environ key (`Content-Type` -> `CONTENT_TYPE`,
- * `X-Foo` -> `HTTP_X_FOO`, null when the field must be dropped) and its flags.
- * `name` must consist of tchars, so upper-casing is ASCII-only.
+ * The field name in `bytes[start, end)` (tchars), whose nameHashStep hash is
+ * `hash`; `text` holds the same bytes as latin-1 from `bytes[base]` on, for
+ * making the name's string the first time it is seen.
  */
-export function fieldName(name: string): FieldName {
-  const cached = fieldNames.get(name);
-  if (cached !== undefined) return cached;
-  const field = computeFieldName(name);
-  if (fieldNames.size < MAX_CACHED_NAMES) fieldNames.set(name, field);
-  return field;
+export function fieldNameAt(bytes: Buffer, start: number, end: number, hash: number, text: string, base: number): FieldName {
+  const length = end - start;
+  let slot = hash & (NAME_SLOTS - 1);
+  for (let probe = 0; probe < MAX_PROBES; probe++) {
+    const known = nameSlots[slot];
+    if (known === undefined) {
+      const field = fieldName(text.slice(start - base, end - base));
+      if (cachedNames < MAX_CACHED_NAMES) {
+        nameSlots[slot] = field;
+        cachedNames++;
+      }
+      return field;
+    }
+    if (known.name.length === length && spells(bytes, start, known.name)) return known;
+    slot = (slot + 1) & (NAME_SLOTS - 1);
+  }
+  return fieldName(text.slice(start - base, end - base));
 }
