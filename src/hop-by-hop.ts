@@ -6,7 +6,7 @@
 // them (keep-alive, framing). What is left for this stage are the end-to-end
 // looking fields that the Connection header names as hop-by-hop.
 
-import { trimOws } from './header-names.js';
+import { HOP_BY_HOP_KEYS, trimOws } from './header-names.js';
 import type { Environ } from './types.js';
 
 /**
@@ -19,25 +19,46 @@ const PROTECTED_KEYS: ReadonlySet<string> = new Set(['HTTP_HOST']);
 
 const COMMA = 0x2c;
 
-/** Remove the header named by one Connection option (the field value's chars start..end). */
-function removeConnectionOption(environ: Environ, connection: string, start: number, end: number): void {
-  const option = trimOws(connection.slice(start, end));
-  if (option === '') return;
+/** The environ key of the header one Connection option names, or null when it names none the app can see. */
+function optionKey(option: string): string | null {
+  if (option === '') return null;
   // The engine drops header names containing '_' so that `X_Y` cannot pose as `X-Y`;
   // an option spelled with '_' names no header the app can see.
-  if (option.includes('_')) return;
+  if (option.includes('_')) return null;
   const key = `HTTP_${option.toUpperCase().replaceAll('-', '_')}`;
-  if (!PROTECTED_KEYS.has(key) && environ[key] !== undefined) delete environ[key];
+  // Fixed hop-by-hop fields never reach the environ (the parser keeps them apart).
+  return PROTECTED_KEYS.has(key) || HOP_BY_HOP_KEYS.includes(key) ? null : key;
 }
 
-/** Remove from the environ every header the Connection field value `connection` lists. */
-export function removeConnectionOptions(environ: Environ, connection: string): void {
-  // Connection = #connection-option (RFC 9110 section 7.6.1): a comma list of field names.
+/** The environ keys a Connection field value names (RFC 9110 section 7.6.1: a comma list of field names). */
+function namedKeys(connection: string): string[] {
+  const keys: string[] = [];
   let start = 0;
   for (let i = 0; i <= connection.length; i++) {
     if (i === connection.length || connection.charCodeAt(i) === COMMA) {
-      removeConnectionOption(environ, connection, start, i);
+      const key = optionKey(trimOws(connection.slice(start, i)));
+      if (key !== null) keys.push(key);
       start = i + 1;
     }
+  }
+  return keys;
+}
+
+/**
+ * Keys per Connection value seen: the same few values (`close`, `keep-alive`,
+ * `Upgrade`) come on nearly every request. Bounded, so odd values cannot grow it.
+ */
+const keysByValue = new Map<string, readonly string[]>();
+const KEYS_BY_VALUE_MAX = 256;
+
+/** Remove from the environ every header the Connection field value `connection` lists. */
+export function removeConnectionOptions(environ: Environ, connection: string): void {
+  let keys = keysByValue.get(connection);
+  if (keys === undefined) {
+    keys = namedKeys(connection);
+    if (keysByValue.size < KEYS_BY_VALUE_MAX) keysByValue.set(connection, keys);
+  }
+  for (const key of keys) {
+    if (environ[key] !== undefined) delete environ[key];
   }
 }

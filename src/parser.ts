@@ -86,6 +86,35 @@ function listElements(value: string): string[] {
   return elements;
 }
 
+/**
+ * The comma-separated list `value` (RFC 9110 section 5.6.1) has the element
+ * `token` (lower-case ASCII), in any case, with SP/HTAB around it; without
+ * splitting the value into new strings.
+ */
+function hasListElement(value: string, token: string): boolean {
+  let start = 0;
+  for (let i = 0; i <= value.length; i++) {
+    if (i < value.length && value.charCodeAt(i) !== 0x2c) continue;
+    let from = start;
+    let to = i;
+    while (from < to && isOws(value.charCodeAt(from))) from++;
+    while (to > from && isOws(value.charCodeAt(to - 1))) to--;
+    if (to - from === token.length && equalsAsciiLowerCase(value, from, token)) return true;
+    start = i + 1;
+  }
+  return false;
+}
+
+/** `value` holds `lower` (lower-case ASCII) at `at`, ignoring the case of ASCII letters only. */
+function equalsAsciiLowerCase(value: string, at: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) {
+    const c = value.charCodeAt(at + k);
+    const l = lower.charCodeAt(k);
+    if (c !== l && !(c >= 0x41 && c <= 0x5a && c + 0x20 === l)) return false;
+  }
+  return true;
+}
+
 /** A field value collected from one line plus its obs-fold continuations. */
 interface PendingField {
   field: FieldName;
@@ -348,8 +377,7 @@ export class RequestParser {
     if (connectionField === undefined) {
       request.keepAlive = isHttp11;
     } else {
-      const connection = listElements(connectionField);
-      request.keepAlive = !connection.includes('close') && (isHttp11 || connection.includes('keep-alive'));
+      request.keepAlive = !hasListElement(connectionField, 'close') && (isHttp11 || hasListElement(connectionField, 'keep-alive'));
     }
 
     const transferEncoding = hopFields?.HTTP_TRANSFER_ENCODING;
