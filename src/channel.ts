@@ -28,8 +28,15 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** Pieces at least this large are written as they are; smaller ones are copied into one batch. */
 const COPY_LIMIT = 16384;
 
-/** Batches up to this many bytes are sent as one latin-1 string rather than a new Buffer. */
-const TEXT_BATCH_LIMIT = 4096;
+/**
+ * Output is queued as latin-1 text where it can be: a string piece, or a Buffer
+ * this small, joins the text queued before it, up to TEXT_JOIN_LIMIT chars. A
+ * head and a short body then leave as one string, which the socket encodes
+ * straight into its write, with no array growing and no Buffer to copy into;
+ * latin-1 maps every byte to one char and back exactly.
+ */
+const TEXT_PIECE_LIMIT = 1024;
+const TEXT_JOIN_LIMIT = 4096;
 
 function latin1(bytes: Uint8Array): string {
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -126,7 +133,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
   #bodyBytes = 0;
   /** Writers waiting for 'drain'; null when none. */
   #drainWaiters: (() => void)[] | null = null;
-  /** Output written this tick, sent as one Buffer by flush() (one syscall for a pipelined batch); null when none. */
+  /** Output written this tick (text joined where it can be), sent in one write by flush() (one syscall for a pipelined batch); null when none. */
   #pending: (string | Uint8Array)[] | null = null;
   #pendingBytes = 0;
 
@@ -197,8 +204,19 @@ export class Channel implements TaskChannel, ConnectionInfo {
       }
       return;
     }
-    if (this.#pending === null) this.#pending = [data];
-    else this.#pending.push(data);
+    const piece = typeof data !== 'string' && data.length <= TEXT_PIECE_LIMIT ? latin1(data) : data;
+    const pending = this.#pending;
+    if (pending === null) {
+      this.#pending = [piece];
+    } else {
+      const last = pending.length - 1;
+      const before = pending[last]!;
+      if (typeof piece === 'string' && typeof before === 'string' && before.length + piece.length <= TEXT_JOIN_LIMIT) {
+        pending[last] = before + piece;
+      } else {
+        pending.push(piece);
+      }
+    }
     this.#pendingBytes += data.length; // strings are latin-1 here: one byte per char
     if (!this.#is(FLUSH_SCHEDULED) && !this.#is(RECEIVING)) {
       this.#flags |= FLUSH_SCHEDULED;
@@ -225,15 +243,6 @@ export class Channel implements TaskChannel, ConnectionInfo {
       const only = pieces[0]!;
       if (typeof only === 'string') this.socket.write(only, 'latin1');
       else this.socket.write(only);
-      return;
-    }
-    if (total <= TEXT_BATCH_LIMIT) {
-      // A small batch (a head and a short body) is cheaper to join as latin-1
-      // text, which the socket encodes straight into its write, than to copy
-      // into a new Buffer: latin-1 maps every byte to one char and back exactly.
-      let text = '';
-      for (const piece of pieces) text += typeof piece === 'string' ? piece : latin1(piece);
-      this.socket.write(text, 'latin1');
       return;
     }
     const batch = Buffer.allocUnsafe(total);
