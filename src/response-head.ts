@@ -61,22 +61,50 @@ function parseContentLength(value: string): number {
   return n;
 }
 
-/** The headers an app passed, checked, with what the server needs to know about them. */
+/** The headers an app passed, checked, with what the server needs to know about them (shared: never changed). */
 export interface AppHead {
-  status: string;
+  readonly status: string;
   /** Three-digit status code. */
-  code: number;
-  headers: [string, string][];
+  readonly code: number;
+  readonly headers: readonly (readonly [string, string])[];
   /** The headers as head lines (`Name: value` CRLF each), in the app's order. */
-  lines: string;
+  readonly lines: string;
   /** The app's Content-Length, or null. */
-  contentLength: number | null;
-  hasDate: boolean;
-  hasServer: boolean;
+  readonly contentLength: number | null;
+  readonly hasDate: boolean;
+  readonly hasServer: boolean;
+}
+
+// The last head validated and the strings it was made of: an app that answers
+// with the same status and header strings as last time (a constant Content-Type,
+// the same length) gets the same, already validated head back, and nothing is
+// checked or built again. Strings compare by value, so this is exact.
+let lastStatus = '';
+const lastStrings: string[] = [];
+let lastHead: AppHead | null = null;
+
+function isLastHead(status: string, headers: unknown[]): boolean {
+  if (status !== lastStatus || headers.length * 2 !== lastStrings.length) return false;
+  for (let i = 0; i < headers.length; i++) {
+    const pair = headers[i];
+    if (!Array.isArray(pair) || pair.length !== 2 || pair[0] !== lastStrings[2 * i] || pair[1] !== lastStrings[2 * i + 1]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function rememberHead(head: AppHead): AppHead {
+  lastHead = head;
+  lastStatus = head.status;
+  lastStrings.length = 0;
+  for (const [name, value] of head.headers) lastStrings.push(name, value);
+  return head;
 }
 
 /** Check status and headers from startResponse; throws AppContractError (-> 500) on anything unsafe. */
 export function validateAppHead(status: unknown, headers: unknown): AppHead {
+  if (lastHead !== null && typeof status === 'string' && Array.isArray(headers) && isLastHead(status, headers)) return lastHead;
   if (typeof status !== 'string') throw new AppContractError(`status ${String(status)} is not a string`);
   // RFC 9112 section 4: status-code = 3DIGIT, then SP and a reason phrase of field-value bytes.
   const c0 = status.charCodeAt(0), c1 = status.charCodeAt(1), c2 = status.charCodeAt(2);
@@ -109,7 +137,9 @@ export function validateAppHead(status: unknown, headers: unknown): AppHead {
     lines += `${name}: ${value}\r\n`;
   }
   const code = (c0 - 0x30) * 100 + (c1 - 0x30) * 10 + (c2 - 0x30);
-  return { status, code, headers: headers as [string, string][], lines, contentLength, hasDate, hasServer };
+  // A copy of the list: the head may be handed out again after the app changed its array.
+  const pairs = (headers as [string, string][]).slice();
+  return rememberHead(Object.freeze({ status, code, headers: pairs, lines, contentLength, hasDate, hasServer }));
 }
 
 /** 1xx, 204 and 304 responses never have a body (RFC 9110 sections 15.2, 15.3.5, 15.4.5). */

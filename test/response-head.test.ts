@@ -44,6 +44,34 @@ describe('validateAppHead', () => {
   it('allows Trailers (not a hop-by-hop name) and obs-text in values', () => {
     expect(() => validateAppHead('200 OK', [['Trailers', 'x'], ['X', 'caf\xe9\t!']])).to.not.throw();
   });
+
+  describe('the same head as last time', () => {
+    it('is given back as it was, from a new array of the same strings', () => {
+      const first = validateAppHead('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '13']]);
+      const again = validateAppHead('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '13']]);
+      expect(again).to.equal(first);
+      expect(again).to.include({ code: 200, contentLength: 13, lines: 'Content-Type: text/plain\r\nContent-Length: 13\r\n' });
+      expect(Object.isFrozen(again)).to.equal(true);
+    });
+
+    it('is not given back once a status, name or value differs, or a header is added', () => {
+      const headers: [string, string][] = [['Content-Type', 'text/plain'], ['Content-Length', '13']];
+      const first = validateAppHead('200 OK', headers);
+      headers[1] = ['Content-Length', '14']; // the app reuses and changes its array
+      expect(validateAppHead('200 OK', headers)).to.include({ contentLength: 14 }).and.not.equal(first);
+      expect(validateAppHead('201 Created', headers)).to.include({ code: 201 });
+      expect(validateAppHead('201 Created', [...headers, ['Date', 'x']])).to.include({ hasDate: true });
+      expect(validateAppHead('201 Created', headers)).to.include({ hasDate: false });
+    });
+
+    it('is no way around validation: a changed value is checked again', () => {
+      validateAppHead('200 OK', [['X', 'ok']]);
+      expect(() => validateAppHead('200 OK', [['X', 'ok\r\nSet-Cookie: a=b']])).to.throw(AppContractError);
+      expect(() => validateAppHead('200 OK', [['X', 'ok', 'extra']])).to.throw(AppContractError);
+      expect(() => validateAppHead('200 OK', [['X']])).to.throw(AppContractError);
+      expect(() => validateAppHead('200 OK\r\n', [['X', 'ok']])).to.throw(AppContractError);
+    });
+  });
 });
 
 describe('statusAllowsBody', () => {
