@@ -284,7 +284,7 @@ export class RequestParser {
     // cracked (Waitress's order), so those errors leave request.version at 1.0.
     const requestLineEnd = lineEnd(head, 0);
     this.#parseFieldLines(head, bytes, base, requestLineEnd + 2, head.length - 2);
-    this.#parseRequestLine(head, 0, requestLineEnd);
+    this.#parseRequestLine(head, bytes, base, requestLineEnd);
     this.#applyFieldSemantics();
   }
 
@@ -336,34 +336,38 @@ export class RequestParser {
    * `method SP request-target SP HTTP-version` (RFC 9112 section 3), trailing
    * SP/HTAB tolerated. Sets method, version and target.
    */
-  #parseRequestLine(head: string, start: number, end: number): void {
-    while (end > start && isOws(head.charCodeAt(end - 1))) end--;
+  #parseRequestLine(head: string, bytes: Buffer, base: number, lineEnd: number): void {
+    // Scanned in `bytes` (faster than charCodeAt); `head` is the same bytes from `base` on.
+    const start = base;
+    let end = base + lineEnd;
+    while (end > start && isOws(bytes[end - 1]!)) end--;
     let methodEnd = start;
-    while (methodEnd < end && TCHAR[head.charCodeAt(methodEnd)] === 1) methodEnd++;
-    if (methodEnd === start || methodEnd === end || head.charCodeAt(methodEnd) !== SP) refuse(new BadRequest(START_LINE_INVALID));
+    while (methodEnd < end && TCHAR[bytes[methodEnd]!] === 1) methodEnd++;
+    if (methodEnd === start || methodEnd === end || bytes[methodEnd] !== SP) refuse(new BadRequest(START_LINE_INVALID));
     const targetStart = methodEnd + 1;
     let targetEnd = targetStart;
-    while (targetEnd < end && head.charCodeAt(targetEnd) !== SP) targetEnd++;
+    while (targetEnd < end && bytes[targetEnd] !== SP) targetEnd++;
     if (targetEnd === targetStart || targetEnd >= end) refuse(new BadRequest(START_LINE_INVALID));
-    const version = parseVersion(head, targetEnd + 1, end);
+    const version = parseVersion(bytes, targetEnd + 1, end);
     const major = version >> 4;
     const minor = version & 0xf;
-    const method = methodName(head, start, methodEnd);
+    const method = methodName(head, bytes, base, start, methodEnd);
     // Methods are tchars (ASCII), so "not upper-case" means "has a byte a-z".
     for (let i = start; i < methodEnd; i++) {
-      if (head.charCodeAt(i) >= 0x61 && head.charCodeAt(i) <= 0x7a) refuse(new BadRequest(`Malformed HTTP method "${method}"`));
+      if (bytes[i]! >= 0x61 && bytes[i]! <= 0x7a) refuse(new BadRequest(`Malformed HTTP method "${method}"`));
     }
     if (major !== 1) refuse(new HttpVersionNotSupported(`HTTP/${major}.${minor} is not supported`));
     const request = this.request;
     request.method = method;
     // HTTP/1.x with x > 1 is served as 1.1, the highest minor we speak (RFC 9110 section 2.5).
     request.version = minor === 0 ? '1.0' : '1.1';
-    const target = parseRequestTarget(head, targetStart, targetEnd);
+    const target = parseRequestTarget(head, targetStart - base, targetEnd - base);
     if (target === null) refuse(new BadRequest('Bad URI'));
     request.target = target.target;
     request.path = target.path;
     request.query = target.query;
   }
+
 
   /** Host, Connection, Transfer-Encoding, Content-Length and Expect (RFC 9112 sections 3.2, 6, 9.3; RFC 9110 10.1.1). */
   #applyFieldSemantics(): void {
@@ -462,30 +466,30 @@ export class RequestParser {
 /** Methods seen on nearly every request, returned as constants (cheap to compare later) when they match. */
 const COMMON_METHODS: readonly string[] = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
 
-/** `head` holds `text` at `at` (a char loop: cheaper than startsWith for a few chars). */
-function holdsAt(head: string, at: number, text: string): boolean {
+/** `bytes` hold the ASCII `text` at `at`. */
+function holdsAt(bytes: Buffer, at: number, text: string): boolean {
   for (let i = 0; i < text.length; i++) {
-    if (head.charCodeAt(at + i) !== text.charCodeAt(i)) return false;
+    if (bytes[at + i] !== text.charCodeAt(i)) return false;
   }
   return true;
 }
 
-/** The method token `head[start, end)`. */
-function methodName(head: string, start: number, end: number): string {
+/** The method token `bytes[start, end)`; `head` holds the same bytes from `base` on. */
+function methodName(head: string, bytes: Buffer, base: number, start: number, end: number): string {
   const length = end - start;
   for (const name of COMMON_METHODS) {
-    if (name.length === length && holdsAt(head, start, name)) return name;
+    if (name.length === length && holdsAt(bytes, start, name)) return name;
   }
-  return head.slice(start, end);
+  return head.slice(start - base, end - base);
 }
 
 /** `HTTP/` DIGIT `.` DIGIT exactly (RFC 9112 section 2.3); returns major << 4 | minor. */
-function parseVersion(head: string, start: number, end: number): number {
+function parseVersion(bytes: Buffer, start: number, end: number): number {
   // "HTTP/" is case-sensitive (RFC 9112 section 2.3).
-  if (end - start !== 8 || !holdsAt(head, start, 'HTTP/')) refuse(new BadRequest(START_LINE_INVALID));
-  const major = head.charCodeAt(start + 5);
-  const minor = head.charCodeAt(start + 7);
-  if (!isAsciiDigit(major) || head.charCodeAt(start + 6) !== 0x2e || !isAsciiDigit(minor)) {
+  if (end - start !== 8 || !holdsAt(bytes, start, 'HTTP/')) refuse(new BadRequest(START_LINE_INVALID));
+  const major = bytes[start + 5]!;
+  const minor = bytes[start + 7]!;
+  if (!isAsciiDigit(major) || bytes[start + 6] !== 0x2e || !isAsciiDigit(minor)) {
     refuse(new BadRequest(START_LINE_INVALID));
   }
   return ((major - 0x30) << 4) | (minor - 0x30);
