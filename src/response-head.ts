@@ -66,7 +66,8 @@ export interface AppHead {
   readonly status: string;
   /** Three-digit status code. */
   readonly code: number;
-  readonly headers: readonly (readonly [string, string])[];
+  /** The app's headers as name, value, name, value... (its own copy: the app may change its arrays later). */
+  readonly fields: readonly string[];
   /** The headers as head lines (`Name: value` CRLF each), in the app's order. */
   readonly lines: string;
   /** The app's Content-Length, or null. */
@@ -75,36 +76,26 @@ export interface AppHead {
   readonly hasServer: boolean;
 }
 
-// The last head validated and the strings it was made of: an app that answers
-// with the same status and header strings as last time (a constant Content-Type,
-// the same length) gets the same, already validated head back, and nothing is
-// checked or built again. Strings compare by value, so this is exact.
-let lastStatus = '';
-const lastStrings: string[] = [];
+// The last head validated: an app that answers with the same status and header
+// strings as last time (a constant Content-Type, the same length) gets the same,
+// already validated head back, and nothing is checked or built again. Strings
+// compare by value, so this is exact.
 let lastHead: AppHead | null = null;
 
-function isLastHead(status: string, headers: unknown[]): boolean {
-  if (status !== lastStatus || headers.length * 2 !== lastStrings.length) return false;
+function isLastHead(last: AppHead, status: string, headers: unknown[]): boolean {
+  const fields = last.fields;
+  if (status !== last.status || headers.length * 2 !== fields.length) return false;
   for (let i = 0; i < headers.length; i++) {
     const pair = headers[i];
-    if (!Array.isArray(pair) || pair.length !== 2 || pair[0] !== lastStrings[2 * i] || pair[1] !== lastStrings[2 * i + 1]) {
-      return false;
-    }
+    if (!Array.isArray(pair) || pair.length !== 2 || pair[0] !== fields[2 * i] || pair[1] !== fields[2 * i + 1]) return false;
   }
   return true;
 }
 
-function rememberHead(head: AppHead): AppHead {
-  lastHead = head;
-  lastStatus = head.status;
-  lastStrings.length = 0;
-  for (const [name, value] of head.headers) lastStrings.push(name, value);
-  return head;
-}
-
 /** Check status and headers from startResponse; throws AppContractError (-> 500) on anything unsafe. */
 export function validateAppHead(status: unknown, headers: unknown): AppHead {
-  if (lastHead !== null && typeof status === 'string' && Array.isArray(headers) && isLastHead(status, headers)) return lastHead;
+  const last = lastHead;
+  if (last !== null && typeof status === 'string' && Array.isArray(headers) && isLastHead(last, status, headers)) return last;
   if (typeof status !== 'string') throw new AppContractError(`status ${String(status)} is not a string`);
   // RFC 9112 section 4: status-code = 3DIGIT, then SP and a reason phrase of field-value bytes.
   const c0 = status.charCodeAt(0), c1 = status.charCodeAt(1), c2 = status.charCodeAt(2);
@@ -117,6 +108,7 @@ export function validateAppHead(status: unknown, headers: unknown): AppHead {
   let hasDate = false;
   let hasServer = false;
   let lines = '';
+  const fields: string[] = [];
   for (const pair of headers as unknown[]) {
     if (!Array.isArray(pair) || pair.length !== 2) throw new AppContractError('each header must be a [name, value] pair');
     const [name, value] = pair as [unknown, unknown];
@@ -135,11 +127,23 @@ export function validateAppHead(status: unknown, headers: unknown): AppHead {
       hasServer = true;
     }
     lines += `${name}: ${value}\r\n`;
+    fields.push(name, value);
   }
   const code = (c0 - 0x30) * 100 + (c1 - 0x30) * 10 + (c2 - 0x30);
-  // A copy of the list: the head may be handed out again after the app changed its array.
-  const pairs = (headers as [string, string][]).slice();
-  return rememberHead(Object.freeze({ status, code, headers: pairs, lines, contentLength, hasDate, hasServer }));
+  lastHead = { status, code, fields, lines, contentLength, hasDate, hasServer };
+  return lastHead;
+}
+
+/** The app's headers as [name, value] pairs. */
+export function headerPairs(head: AppHead): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < head.fields.length; i += 2) pairs.push([head.fields[i]!, head.fields[i + 1]!]);
+  return pairs;
+}
+
+/** `name` is Content-Length, in any case. */
+export function isContentLength(name: string): boolean {
+  return name.length === 14 && name.toLowerCase() === 'content-length';
 }
 
 /** 1xx, 204 and 304 responses never have a body (RFC 9110 sections 15.2, 15.3.5, 15.4.5). */
@@ -196,8 +200,8 @@ export function serializeHead(app: AppHead, framing: Framing): string {
     head += app.lines;
   } else {
     // 1xx, 204, 304: the app's Content-Length is left out.
-    for (const [name, value] of app.headers) {
-      if (name.length !== 14 || name.toLowerCase() !== 'content-length') head += `${name}: ${value}\r\n`;
+    for (const [name, value] of headerPairs(app)) {
+      if (!isContentLength(name)) head += `${name}: ${value}\r\n`;
     }
   }
   if (framing.sendContentLength && app.contentLength === null && framing.contentLength !== null) {

@@ -51,7 +51,6 @@ describe('validateAppHead', () => {
       const again = validateAppHead('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '13']]);
       expect(again).to.equal(first);
       expect(again).to.include({ code: 200, contentLength: 13, lines: 'Content-Type: text/plain\r\nContent-Length: 13\r\n' });
-      expect(Object.isFrozen(again)).to.equal(true);
     });
 
     it('is not given back once a status, name or value differs, or a header is added', () => {
