@@ -91,10 +91,11 @@ export class Task {
       this.#fail(err, undefined);
       return;
     }
-    if (isPromiseLike(result)) {
+    // An Array (the usual answer) is no Promise: no need to look for a `then` up its prototype chain.
+    if (!Array.isArray(result) && isPromiseLike(result)) {
       result.then((it) => this.#consume(it), (err: unknown) => this.#fail(err, undefined));
     } else {
-      this.#consume(result);
+      this.#consume(result as AppIterable);
     }
   }
 
@@ -121,7 +122,7 @@ export class Task {
   };
 
   #consume(iterable: AppIterable): void {
-    if (iterable instanceof FileWrapper && this.#head !== null && iterable.seekable()) {
+    if (!Array.isArray(iterable) && iterable instanceof FileWrapper && this.#head !== null && iterable.seekable()) {
       this.#sendFile(iterable).then(undefined, (err: unknown) => this.#fail(err, iterable));
       return;
     }
