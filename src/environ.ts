@@ -71,8 +71,7 @@ export function buildEnviron(request: ParsedRequest, conn: ConnectionInfo, setti
     'wsgi.file_wrapper': fileWrapper,
     'garcon.client_disconnected': conn.clientDisconnected,
   };
-  // Header keys are all CONTENT_* or HTTP_*, so they can never shadow the keys above.
-  const headers = request.headers;
-  for (const key in headers) environ[key] = headers[key];
-  return environ;
+  // Header keys are all CONTENT_* or HTTP_*, so they can never shadow the keys above
+  // (nor be __proto__: names with '_' are dropped). Object.assign copies them in one builtin.
+  return Object.assign(environ, request.headers);
 }
