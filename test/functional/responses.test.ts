@@ -178,3 +178,39 @@ describe('async apps', () => {
     }
   });
 });
+
+describe('response bytes as written', () => {
+  // Small pieces are queued as latin-1 text, joined, and larger ones batched:
+  // whatever the path, every byte value must arrive as the app gave it.
+  const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  const inner = new Uint8Array(600);
+  for (let i = 0; i < inner.length; i++) inner[i] = (i * 7 + 3) & 0xff;
+  /** A plain Uint8Array (not a Buffer) that starts inside its ArrayBuffer. */
+  const offsetView = new Uint8Array(inner.buffer, 100, 400);
+  const big = Buffer.alloc(3000, 0xe9);
+  const bodies: Record<string, Uint8Array[]> = {
+    '/bytes': [ALL_BYTES],
+    '/view': [offsetView],
+    '/mixed': [ALL_BYTES, big, offsetView, ALL_BYTES],
+  };
+  let srv: Running;
+  before(async () => {
+    srv = await startServer((environ, startResponse) => {
+      const chunks = bodies[environ.PATH_INFO as string]!;
+      startResponse('200 OK', [['Content-Type', 'application/octet-stream']]);
+      return chunks;
+    });
+  });
+  after(() => srv.close());
+
+  it('sends every byte value intact, from Buffers and offset Uint8Arrays, pipelined and chunked', async () => {
+    const paths = ['/bytes', '/view', '/mixed', '/bytes', '/mixed', '/view'];
+    const ex = await send(srv.port, paths.map((p) => get(p)).join('') + get('/bytes', 'Connection: close\r\n'));
+    expect(ex.responses).to.have.length(paths.length + 1);
+    [...paths, '/bytes'].forEach((path, i) => {
+      expect(Buffer.compare(ex.responses[i]!.body, Buffer.concat(bodies[path]!)), `${path} (#${i})`).to.equal(0);
+    });
+    const ten = await send(srv.port, get('/mixed', '', '1.0'), { responses: 1 });
+    expect(Buffer.compare(ten.responses[0]!.body, Buffer.concat(bodies['/mixed']!))).to.equal(0);
+  });
+});
