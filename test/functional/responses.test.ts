@@ -196,19 +196,26 @@ describe('response bytes as written', () => {
   let srv: Running;
   before(async () => {
     srv = await startServer((environ, startResponse) => {
-      const chunks = bodies[environ.PATH_INFO as string]!;
+      const path = environ.PATH_INFO as string;
       startResponse('200 OK', [['Content-Type', 'application/octet-stream']]);
-      return chunks;
+      if (!path.startsWith('/gen')) return bodies[path]!;
+      // A generator: no known length, so HTTP/1.1 frames it with chunks.
+      const chunks = bodies[path.slice(4)]!;
+      return (function* pieces() {
+        yield* chunks;
+      })();
     });
   });
   after(() => srv.close());
 
-  it('sends every byte value intact, from Buffers and offset Uint8Arrays, pipelined and chunked', async () => {
-    const paths = ['/bytes', '/view', '/mixed', '/bytes', '/mixed', '/view'];
+  it('sends every byte value intact, from Buffers and offset Uint8Arrays, pipelined, with Content-Length or chunked', async () => {
+    const paths = ['/bytes', '/view', '/gen/mixed', '/mixed', '/gen/bytes', '/bytes', '/mixed', '/gen/view', '/view'];
     const ex = await send(srv.port, paths.map((p) => get(p)).join('') + get('/bytes', 'Connection: close\r\n'));
     expect(ex.responses).to.have.length(paths.length + 1);
     [...paths, '/bytes'].forEach((path, i) => {
-      expect(Buffer.compare(ex.responses[i]!.body, Buffer.concat(bodies[path]!)), `${path} (#${i})`).to.equal(0);
+      const expected = Buffer.concat(bodies[path.replace(/^\/gen/, '')]!);
+      expect(ex.responses[i]!.headers['transfer-encoding'], path).to.equal(path.startsWith('/gen') ? 'chunked' : undefined);
+      expect(Buffer.compare(ex.responses[i]!.body, expected), `${path} (#${i})`).to.equal(0);
     });
     const ten = await send(srv.port, get('/mixed', '', '1.0'), { responses: 1 });
     expect(Buffer.compare(ten.responses[0]!.body, Buffer.concat(bodies['/mixed']!))).to.equal(0);
