@@ -3,9 +3,11 @@
 // `completed`, then starts a new parser on the bytes it did not consume
 // (pipelining). Refusals are recorded in `request.error`, never thrown.
 //
-// The head is found by searching for CRLF CRLF in each read (carrying the last
-// three bytes across reads), then validated in one linear pass over the bytes:
-// no regular expressions run on client data (CVE-2020-5236).
+// The head is found by searching for CRLF CRLF in each read (a short read as
+// latin-1 text; the last three bytes are carried across reads), then validated
+// in one linear pass over the bytes, with names, values and the target taken as
+// slices of one latin-1 string of the head. No regular expressions run on client
+// data (CVE-2020-5236).
 
 import { BodyBuffer } from './buffers.js';
 import { ChunkedDecoder } from './chunked.js';
