@@ -139,9 +139,10 @@ export function nameHashStep(hash: number, byte: number): number {
   return (Math.imul(hash, 31) + byte) | 0;
 }
 
-function spells(bytes: Buffer, start: number, name: string): boolean {
-  for (let i = 0; i < name.length; i++) {
-    if (bytes[start + i] !== name.charCodeAt(i)) return false;
+/** `bytes` hold the latin-1 `text` at `at` (a char loop: cheaper than a conversion or startsWith for a few chars). */
+export function bytesHold(bytes: Buffer, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (bytes[at + i] !== text.charCodeAt(i)) return false;
   }
   return true;
 }
@@ -164,7 +165,7 @@ export function fieldNameAt(bytes: Buffer, start: number, end: number, hash: num
       }
       return field;
     }
-    if (known.name.length === length && spells(bytes, start, known.name)) return known;
+    if (known.name.length === length && bytesHold(bytes, start, known.name)) return known;
     slot = (slot + 1) & (NAME_SLOTS - 1);
   }
   return fieldName(text.slice(start - base, end - base));

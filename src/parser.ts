@@ -19,7 +19,7 @@ import {
   RequestHeaderFieldsTooLarge,
   type HttpError,
 } from './errors.js';
-import { FieldFlag, SP, TCHAR, fieldNameAt, isFieldValueByte, isOws, nameHashStep, trimOws, type FieldName } from './header-names.js';
+import { FieldFlag, SP, TCHAR, bytesHold, fieldNameAt, isFieldValueByte, isOws, nameHashStep, trimOws, type FieldName } from './header-names.js';
 import { ParsedRequest } from './request.js';
 import { parseRequestTarget } from './request-target.js';
 
@@ -468,19 +468,11 @@ export class RequestParser {
 /** Methods seen on nearly every request, returned as constants (cheap to compare later) when they match. */
 const COMMON_METHODS: readonly string[] = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
 
-/** `bytes` hold the ASCII `text` at `at`. */
-function holdsAt(bytes: Buffer, at: number, text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    if (bytes[at + i] !== text.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
 /** The method token `bytes[start, end)`; `head` holds the same bytes from `base` on. */
 function methodName(head: string, bytes: Buffer, base: number, start: number, end: number): string {
   const length = end - start;
   for (const name of COMMON_METHODS) {
-    if (name.length === length && holdsAt(bytes, start, name)) return name;
+    if (name.length === length && bytesHold(bytes, start, name)) return name;
   }
   return head.slice(start - base, end - base);
 }
@@ -488,7 +480,7 @@ function methodName(head: string, bytes: Buffer, base: number, start: number, en
 /** `HTTP/` DIGIT `.` DIGIT exactly (RFC 9112 section 2.3); returns major << 4 | minor. */
 function parseVersion(bytes: Buffer, start: number, end: number): number {
   // "HTTP/" is case-sensitive (RFC 9112 section 2.3).
-  if (end - start !== 8 || !holdsAt(bytes, start, 'HTTP/')) refuse(new BadRequest(START_LINE_INVALID));
+  if (end - start !== 8 || !bytesHold(bytes, start, 'HTTP/')) refuse(new BadRequest(START_LINE_INVALID));
   const major = bytes[start + 5]!;
   const minor = bytes[start + 7]!;
   if (!isAsciiDigit(major) || bytes[start + 6] !== 0x2e || !isAsciiDigit(minor)) {

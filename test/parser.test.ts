@@ -273,6 +273,21 @@ describe('RequestParser', () => {
   });
 
   describe('header fields', () => {
+    it('maps every name right past the name cache (more distinct names than it keeps), as sent and again', () => {
+      // Names that differ in one place, hash near each other and outnumber the cache's 1,024 entries.
+      const names = Array.from({ length: 1500 }, (_, i) => `X-Many-${i.toString(36)}`);
+      const raw = `GET / HTTP/1.1\r\n${HOST}${names.map((n, i) => `${n}: v${i}\r\n`).join('')}\r\n`;
+      for (let round = 0; round < 2; round++) {
+        const request = parse(raw, { maxRequestHeaderSize: 1 << 20 });
+        expect(request.error).to.equal(null);
+        names.forEach((name, i) => expect(request.headers[`HTTP_${name.toUpperCase().replaceAll('-', '_')}`]).to.equal(`v${i}`));
+        expect(Object.keys(request.headers)).to.have.length(names.length + 1);
+      }
+      // The same names in another case are other spellings of the same fields.
+      const lower = parse(`GET / HTTP/1.1\r\n${HOST}x-many-1: a\r\nX-MANY-1: b\r\n\r\n`);
+      expect(lower.headers.HTTP_X_MANY_1).to.equal('a, b');
+    });
+
     function headersOf(fields: string): Record<string, string> {
       const request = parse(`GET / HTTP/1.0\r\n${fields}\r\n`);
       expect(request.error).to.equal(null);
