@@ -8,6 +8,8 @@ import { parseWrkReport, wrkScript, type LoadSpec } from './load.js';
 import { selfTimes, type CpuProfile } from './profile-top.js';
 import { median, medianSample } from './report.js';
 import { choosePinning, onCpus } from './pinning.js';
+import { ServerProcess } from './server-process.js';
+import * as net from 'node:net';
 
 const WRK_REPORT = `Running 5s test @ http://127.0.0.1:40000/
   1 threads and 50 connections
@@ -104,6 +106,40 @@ describe('bench harness', () => {
       const rows = selfTimes(profile);
       expect(rows.map((r) => [r.label, r.ms])).to.deep.equal([['parse (parser.js:10)', 5], ['(anonymous) (parser.js:10)', 3]]);
       expect(rows[0]!.percent).to.be.closeTo(62.5, 1e-9);
+    });
+  });
+
+  describe('the raw ceiling server', () => {
+    it('answers every request head once, also when a CRLF CRLF is split across reads', async () => {
+      const raw = await ServerProcess.start('raw net', { file: null, cpuProfileDir: null });
+      try {
+        const request = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+        const all = request.repeat(3);
+        // Cut inside the first terminator and inside the third request.
+        const pieces = [all.slice(0, 25), all.slice(25, 60), all.slice(60)];
+        const received = await new Promise<string>((resolve, reject) => {
+          const socket = net.connect(raw.port, '127.0.0.1');
+          let text = '';
+          socket.setEncoding('latin1');
+          socket.on('error', reject);
+          socket.on('data', (chunk: string) => {
+            text += chunk;
+            if (text.split('Hello, World!').length - 1 === 3) {
+              socket.destroy();
+              resolve(text);
+            }
+          });
+          let i = 0;
+          const next = () => {
+            if (i < pieces.length) socket.write(pieces[i++]!, () => setTimeout(next, 20));
+          };
+          next();
+        });
+        expect(received.match(/HTTP\/1\.1 200 OK\r\n/g)).to.have.length(3);
+        expect(received).to.include('Content-Length: 13\r\n');
+      } finally {
+        await raw.stop();
+      }
     });
   });
 

@@ -1,6 +1,8 @@
 // `npm run bench`: garcon against node:http, each in its own process on
 // 127.0.0.1, scenario by scenario, alternating which server goes first each
 // round; prints a Markdown table of medians and writes every sample as JSON.
+// The hello scenarios also load a raw socket server each round (raw-server.ts),
+// reported below the table as the ceiling the ratio is bounded by.
 //
 // Settings (environment, or the flags in brackets):
 //   BENCH_ROUNDS (--rounds)        rounds per scenario, default 3
@@ -110,23 +112,41 @@ function ratioResult(
 }
 
 async function measureLoad(
-  scenario: LoadScenario, servers: Record<ServerName, ServerProcess>, tool: LoadTool, config: Config,
+  scenario: LoadScenario, servers: Record<ServerName, ServerProcess>, raw: ServerProcess | null, tool: LoadTool, config: Config,
 ): Promise<ScenarioResult> {
   const run = (server: ServerProcess, durationSec: number) =>
     runLoad(tool, { ...scenario.load, port: server.port, durationSec, connections: config.connections });
-  if (config.warmupSec > 0) for (const name of SERVER_NAMES) await run(servers[name], config.warmupSec);
-  const samples = emptySamples();
-  for (let round = 0; round < config.rounds; round++) {
-    for (const name of order(round)) {
-      const cpuBefore = servers[name].cpuMicros();
-      const r = await run(servers[name], config.durationSec);
-      const cpuUsPerRequest = r.requests > 0 ? (servers[name].cpuMicros() - cpuBefore) / r.requests : null;
-      samples[name].push({ value: r.requestsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors, cpuUsPerRequest });
-      console.error(`  ${scenario.id} round ${round + 1} ${name}: ${Math.round(r.requestsPerSec)} req/s` +
-        `${r.errors > 0 ? `, ${r.errors} errors` : ''}`);
-    }
+  const measure = async (server: ServerProcess, round: number): Promise<Sample> => {
+    const cpuBefore = server.cpuMicros();
+    const r = await run(server, config.durationSec);
+    const cpuUsPerRequest = r.requests > 0 ? (server.cpuMicros() - cpuBefore) / r.requests : null;
+    console.error(`  ${scenario.id} round ${round + 1} ${server.name}: ${Math.round(r.requestsPerSec)} req/s` +
+      `${r.errors > 0 ? `, ${r.errors} errors` : ''}`);
+    return { value: r.requestsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors, cpuUsPerRequest };
+  };
+  const ceiling = scenario.ceiling === true ? raw : null;
+  if (config.warmupSec > 0) {
+    for (const name of SERVER_NAMES) await run(servers[name], config.warmupSec);
+    if (ceiling !== null) await run(ceiling, config.warmupSec);
   }
-  return ratioResult(scenario, 'req/s', samples);
+  const samples = emptySamples();
+  const ceilingSamples: Sample[] = [];
+  for (let round = 0; round < config.rounds; round++) {
+    for (const name of order(round)) samples[name].push(await measure(servers[name], round));
+    if (ceiling !== null) ceilingSamples.push(await measure(ceiling, round));
+  }
+  const result = ratioResult(scenario, 'req/s', samples);
+  if (ceilingSamples.length > 0) result.notes.push(ceilingNote(scenario, result, medianSample(ceilingSamples)));
+  return result;
+}
+
+/** How close each server came to the raw socket server, and the ratio that ceiling allows. */
+function ceilingNote(scenario: LoadScenario, result: ScenarioResult, raw: Sample): string {
+  const percent = (name: ServerName) => `${Math.round((100 * result.median[name].value) / raw.value)} %`;
+  const cpu = raw.cpuUsPerRequest === null ? '' : ` (${raw.cpuUsPerRequest.toFixed(1)} µs CPU / request)`;
+  return `${scenario.title}: a raw net server writing a canned response (raw-server.ts) did ${Math.round(raw.value).toLocaleString('en-US')} req/s` +
+    `${cpu}; garcon reached ${percent('garcon')} of it, node:http ${percent('node:http')}; ` +
+    `no server could read above ${(raw.value / result.median['node:http'].value).toFixed(2)}x here`;
 }
 
 async function measureFile(scenario: FileScenario, servers: Record<ServerName, ServerProcess>, config: Config): Promise<ScenarioResult> {
@@ -242,14 +262,16 @@ async function main(): Promise<void> {
     if (needsServers) {
       const garcon = await ServerProcess.start('garcon', { file, cpuProfileDir: config.profileDir });
       const node = await ServerProcess.start('node:http', { file, cpuProfileDir: null });
+      const needsRaw = selected.some((s) => s.kind === 'load' && s.ceiling === true);
+      const raw = needsRaw ? await ServerProcess.start('raw net', { file: null, cpuProfileDir: null }) : null;
       const servers = { garcon, 'node:http': node };
       try {
         for (const scenario of selected) {
-          if (scenario.kind === 'load') results.push(await measureLoad(scenario, servers, tool, config));
+          if (scenario.kind === 'load') results.push(await measureLoad(scenario, servers, raw, tool, config));
           else if (scenario.kind === 'file') results.push(await measureFile(scenario, servers, config));
         }
       } finally {
-        await Promise.all([garcon.stop(), node.stop()]);
+        await Promise.all([garcon.stop(), node.stop(), raw?.stop()]);
       }
     }
     for (const scenario of selected) {

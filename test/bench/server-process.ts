@@ -8,13 +8,18 @@ import * as readline from 'node:readline';
 import { FILE_ENV, type ServerAnnouncement } from './routes.js';
 import { PINNING, onCpus } from './pinning.js';
 
+/** The two servers compared. */
 export type ServerName = 'garcon' | 'node:http';
 
 export const SERVER_NAMES: readonly ServerName[] = ['garcon', 'node:http'];
 
-const SCRIPTS: Record<ServerName, string> = {
+/** A process the bench can start: the two compared, and the raw socket server that marks the ceiling. */
+export type ProcessName = ServerName | 'raw net';
+
+const SCRIPTS: Record<ProcessName, string> = {
   garcon: path.join(__dirname, 'garcon-server.js'),
   'node:http': path.join(__dirname, 'node-server.js'),
+  'raw net': path.join(__dirname, 'raw-server.js'),
 };
 
 /** USER_HZ: the unit of /proc/PID/stat times; 100 on every Linux architecture Node supports. */
@@ -32,17 +37,17 @@ export interface ServerOptions {
 }
 
 export class ServerProcess {
-  readonly name: ServerName;
+  readonly name: ProcessName;
   readonly port: number;
   readonly #child: ChildProcess;
 
-  private constructor(name: ServerName, port: number, child: ChildProcess) {
+  private constructor(name: ProcessName, port: number, child: ChildProcess) {
     this.name = name;
     this.port = port;
     this.#child = child;
   }
 
-  static async start(name: ServerName, options: ServerOptions): Promise<ServerProcess> {
+  static async start(name: ProcessName, options: ServerOptions): Promise<ServerProcess> {
     const nodeArgs = options.cpuProfileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
     const env = { ...process.env };
     if (options.file !== null) env[FILE_ENV] = options.file;
