@@ -98,6 +98,22 @@ describe('serializeHead', () => {
     expect(serializeHead(head, { ...framing, sendContentLength: false })).to.equal('HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nDate: D\r\nServer: garcon\r\n\r\n');
   });
 
+  it('keeps an app Date and still adds Server; an app Server alone still gets Date and Via', () => {
+    const dated = validateAppHead('200 OK', [['Date', 'mine']]);
+    expect(serializeHead(dated, framing)).to.equal('HTTP/1.1 200 OK\r\nDate: mine\r\nServer: garcon\r\n\r\n');
+    expect(serializeHead(dated, { ...framing, ident: null })).to.equal('HTTP/1.1 200 OK\r\nDate: mine\r\n\r\n');
+    const served = validateAppHead('200 OK', [['Server', 'app']]);
+    expect(serializeHead(served, framing)).to.equal('HTTP/1.1 200 OK\r\nServer: app\r\nDate: D\r\nVia: garcon\r\n\r\n');
+  });
+
+  it('builds the Date/Server tail anew when the date or the ident changes', () => {
+    const head = validateAppHead('200 OK', []);
+    expect(serializeHead(head, framing)).to.equal('HTTP/1.1 200 OK\r\nDate: D\r\nServer: garcon\r\n\r\n');
+    expect(serializeHead(head, { ...framing, date: 'E' })).to.equal('HTTP/1.1 200 OK\r\nDate: E\r\nServer: garcon\r\n\r\n');
+    expect(serializeHead(head, { ...framing, date: 'E', ident: null })).to.equal('HTTP/1.1 200 OK\r\nDate: E\r\n\r\n');
+    expect(serializeHead(head, { ...framing, date: 'E', ident: 'other' })).to.equal('HTTP/1.1 200 OK\r\nDate: E\r\nServer: other\r\n\r\n');
+  });
+
   it('keeps the app Date and Server, adds Via, and handles a bare code and no ident', () => {
     const head = validateAppHead('200', [['Date', 'mine'], ['Server', 'app']]);
     expect(serializeHead(head, { ...framing, ident: null, connection: 'close' })).to.equal(
