@@ -115,7 +115,7 @@ function computeEnvironKey(name: string): string | null {
 }
 
 /** What `name` (tchars, so upper-casing is ASCII-only) maps to. */
-export function fieldName(name: string): FieldName {
+function fieldName(name: string): FieldName {
   const key = computeEnvironKey(name);
   let flags = FieldFlag.None;
   if (key !== null && HOP_BY_HOP_KEYS.includes(key)) flags |= FieldFlag.HopByHop;
