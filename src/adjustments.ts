@@ -7,6 +7,7 @@ import * as dns from 'node:dns';
 import * as net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { InvalidOptionError } from './errors.js';
+import { PROXY_FIELD_NAMES } from './header-names.js';
 import { createLogger, type LogLevel } from './logger.js';
 import type { Logger } from './types.js';
 
@@ -154,15 +155,8 @@ export interface ServeOptions {
   logger?: Logger;
 }
 
-/** The proxy headers trustedProxyHeaders may name (Waitress 1.4). */
-export const PROXY_HEADERS: readonly string[] = [
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-forwarded-port',
-  'x-forwarded-by',
-  'forwarded',
-];
+/** The proxy headers trustedProxyHeaders may name (Waitress 1.4), lower-cased. */
+const PROXY_HEADERS: readonly string[] = PROXY_FIELD_NAMES.map((name) => name.toLowerCase());
 
 /** Named groups and keywords trustedProxy accepts besides addresses and CIDR ranges. */
 const TRUSTED_PROXY_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal', 'unix', 'localhost', '*']);

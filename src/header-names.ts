@@ -64,27 +64,26 @@ export function isFieldValueByte(byte: number): boolean {
   return byte >= 0x20 ? byte !== 0x7f : byte === HTAB;
 }
 
-/** RFC 9110 7.6.1 and RFC 9112: hop-by-hop fields (Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*), by environ key. */
-export const HOP_BY_HOP_KEYS: readonly string[] = [
-  'HTTP_CONNECTION',
-  'HTTP_KEEP_ALIVE',
-  'HTTP_PROXY_AUTHENTICATE',
-  'HTTP_PROXY_AUTHORIZATION',
-  'HTTP_TE',
-  'HTTP_TRAILER',
-  'HTTP_TRANSFER_ENCODING',
-  'HTTP_UPGRADE',
-];
+/** Hop-by-hop fields (RFC 9110 section 7.6.1, RFC 9112): the app may not send them (PEP 3333), nor see them. */
+export const HOP_BY_HOP_NAMES = [
+  'Connection', 'Keep-Alive', 'Proxy-Authenticate', 'Proxy-Authorization', 'TE', 'Trailer', 'Transfer-Encoding', 'Upgrade',
+] as const;
 
-/** The proxy headers the trusted-proxy stage reads or removes, by environ key. */
-export const PROXY_KEYS: readonly string[] = [
-  'HTTP_X_FORWARDED_FOR',
-  'HTTP_X_FORWARDED_HOST',
-  'HTTP_X_FORWARDED_PROTO',
-  'HTTP_X_FORWARDED_PORT',
-  'HTTP_X_FORWARDED_BY',
-  'HTTP_FORWARDED',
-];
+/** The proxy headers garcon knows (Waitress's list): trustedProxyHeaders may name them, the trusted-proxy stage reads them. */
+export const PROXY_FIELD_NAMES = [
+  'X-Forwarded-For', 'X-Forwarded-Host', 'X-Forwarded-Proto', 'X-Forwarded-Port', 'X-Forwarded-By', 'Forwarded',
+] as const;
+export type ProxyFieldName = (typeof PROXY_FIELD_NAMES)[number];
+
+/** The environ key of a field name the server knows (never one with '_'). */
+export function knownEnvironKey(name: string): string {
+  const key = computeEnvironKey(name);
+  if (key === null) throw new Error(`${name} has no environ key`);
+  return key;
+}
+
+export const HOP_BY_HOP_KEYS: readonly string[] = HOP_BY_HOP_NAMES.map(knownEnvironKey);
+export const PROXY_KEYS: readonly string[] = PROXY_FIELD_NAMES.map(knownEnvironKey);
 
 /**
  * What a field means to the engine beyond its key, recorded by the parser

@@ -8,7 +8,7 @@
 
 import { BadRequest, InvalidOptionError } from './errors.js';
 import type { Adjuster } from './pipeline.js';
-import { isQdtext, isQuotedPairChar, trimOws } from './header-names.js';
+import { PROXY_FIELD_NAMES, isQdtext, isQuotedPairChar, knownEnvironKey, trimOws, type ProxyFieldName } from './header-names.js';
 import { compileTrust, type TrustPredicate } from './trust.js';
 import type { Environ, Logger } from './types.js';
 
@@ -33,21 +33,22 @@ interface ProxyHeader {
   readonly label: string;
 }
 
-const header = (label: string): ProxyHeader => ({
+/** The six headers this stage knows (header-names' PROXY_FIELD_NAMES); any other header is the app's business. */
+const PROXY_HEADERS: readonly ProxyHeader[] = PROXY_FIELD_NAMES.map((label) => ({
   name: label.toLowerCase(),
-  key: `HTTP_${label.toUpperCase().replaceAll('-', '_')}`,
+  key: knownEnvironKey(label),
   label,
-});
+}));
 
-const XFF = header('X-Forwarded-For');
-const XFH = header('X-Forwarded-Host');
-const XFPROTO = header('X-Forwarded-Proto');
-const XFPORT = header('X-Forwarded-Port');
-const XFBY = header('X-Forwarded-By');
-const FORWARDED = header('Forwarded');
+function known(label: ProxyFieldName): ProxyHeader {
+  return PROXY_HEADERS.find((h) => h.label === label)!;
+}
 
-/** The six headers this stage knows; any other header is the app's business. */
-export const PROXY_HEADERS: readonly ProxyHeader[] = [XFF, XFH, XFPROTO, XFPORT, XFBY, FORWARDED];
+const XFF = known('X-Forwarded-For');
+const XFH = known('X-Forwarded-Host');
+const XFPROTO = known('X-Forwarded-Proto');
+const XFPORT = known('X-Forwarded-Port');
+const FORWARDED = known('Forwarded');
 
 /** What the trusted hops said; '' where they said nothing. */
 interface ForwardedValues {

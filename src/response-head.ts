@@ -3,12 +3,10 @@
 // (PEP 3333) and every byte is checked so no header can be split or injected.
 
 import { AppContractError } from './errors.js';
-import { isFieldValueByte, isToken, trimOws } from './header-names.js';
+import { HOP_BY_HOP_NAMES, isFieldValueByte, isToken, trimOws } from './header-names.js';
 
-/** Headers only the server may set (RFC 9110 section 7.6.1, PEP 3333). */
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-]);
+/** Headers only the server may set (RFC 9110 section 7.6.1, PEP 3333), lower-cased. */
+const HOP_BY_HOP = new Set<string>(HOP_BY_HOP_NAMES.map((name) => name.toLowerCase()));
 
 /** field-value bytes: HTAB, SP..~, obs-text; nothing above latin-1 (it could not be encoded). */
 function isFieldValue(s: string): boolean {
