@@ -299,11 +299,6 @@ function applyForwardedValues(environ: Environ, values: ForwardedValues): void {
   }
 }
 
-function hasProxyHeader(environ: Environ): boolean {
-  for (const h of PROXY_HEADERS) if (environ[h.key] !== undefined) return true;
-  return false;
-}
-
 /**
  * Build the trusted-proxy stage, or null when it has nothing to do (no
  * `trustedProxy` and untrusted headers are kept), as in Waitress section 6.1.
@@ -341,9 +336,9 @@ export function createProxyHeaderAdjuster(options: ProxyHeaderOptions): Adjuster
     }
   };
 
+  // The pipeline runs this stage only for requests that carry a proxy header
+  // (ParsedRequest.fieldFlags); without one it would change nothing.
   return (environ) => {
-    // Most requests carry no proxy header at all: six lookups and done.
-    if (!hasProxyHeader(environ)) return;
     if (!trust(environ.REMOTE_ADDR)) {
       removeUntrusted(environ, PROXY_HEADERS);
       return;

@@ -458,10 +458,18 @@ describe('proxy headers', () => {
       expect(env).to.deep.equal({ ...makeEnviron(ALL_SIX), 'wsgi.url_scheme': 'https', SERVER_PORT: '443' });
     });
 
-    it('leaves a request without proxy headers untouched', () => {
-      const { adjust, logger } = build({ headers: ['x-forwarded-for'], logUntrustedProxyHeaders: true });
-      expect(run(adjust, { HTTP_ACCEPT: '*/*' })).to.deep.equal(makeEnviron({ HTTP_ACCEPT: '*/*' }));
-      expect(logger.warn.called).to.equal(false);
+    it('leaves a request without proxy headers untouched, trusted or not, X-Forwarded-* or Forwarded', () => {
+      // The pipeline skips this stage for such requests; this is the promise that makes the skip safe.
+      for (const options of [
+        { headers: ['x-forwarded-for'] },
+        { headers: ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port'] },
+        { headers: ['forwarded'] },
+        { headers: ['x-forwarded-for'], trustedProxy: '192.0.2.1' },
+      ]) {
+        const { adjust, logger } = build({ ...options, logUntrustedProxyHeaders: true });
+        expect(run(adjust, { HTTP_ACCEPT: '*/*' }), JSON.stringify(options)).to.deep.equal(makeEnviron({ HTTP_ACCEPT: '*/*' }));
+        expect(logger.warn.called).to.equal(false);
+      }
     });
 
     it('rejects a trustedProxyCount below 1 or fractional', () => {
