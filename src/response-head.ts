@@ -132,16 +132,18 @@ export function validateAppHead(status: unknown, headers: unknown): AppHead {
   return lastHead;
 }
 
-/** The app's headers as [name, value] pairs. */
-export function headerPairs(head: AppHead): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (let i = 0; i < head.fields.length; i += 2) pairs.push([head.fields[i]!, head.fields[i + 1]!]);
-  return pairs;
+/** `name` is Content-Length, in any case. */
+function isContentLength(name: string): boolean {
+  return name.length === 14 && name.toLowerCase() === 'content-length';
 }
 
-/** `name` is Content-Length, in any case. */
-export function isContentLength(name: string): boolean {
-  return name.length === 14 && name.toLowerCase() === 'content-length';
+/** The app's head less its Content-Length header, e.g. when a file turns out shorter than the app said. */
+export function withoutContentLength(head: AppHead): AppHead {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < head.fields.length; i += 2) {
+    if (!isContentLength(head.fields[i]!)) pairs.push([head.fields[i]!, head.fields[i + 1]!]);
+  }
+  return validateAppHead(head.status, pairs);
 }
 
 /** 1xx, 204 and 304 responses never have a body (RFC 9110 sections 15.2, 15.3.5, 15.4.5). */
@@ -198,9 +200,7 @@ export function serializeHead(app: AppHead, framing: Framing): string {
     head += app.lines;
   } else {
     // 1xx, 204, 304: the app's Content-Length is left out.
-    for (const [name, value] of headerPairs(app)) {
-      if (!isContentLength(name)) head += `${name}: ${value}\r\n`;
-    }
+    head += withoutContentLength(app).lines;
   }
   if (framing.sendContentLength && app.contentLength === null && framing.contentLength !== null) {
     head += `Content-Length: ${framing.contentLength}\r\n`;

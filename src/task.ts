@@ -11,7 +11,7 @@ import { streamFile } from './file-sender.js';
 import { FileWrapper } from './file-wrapper.js';
 import { httpDate } from './http-date.js';
 import type { ParsedRequest } from './request.js';
-import { headerPairs, isContentLength, serializeHead, statusAllowsBody, validateAppHead, type AppHead } from './response-head.js';
+import { serializeHead, statusAllowsBody, validateAppHead, withoutContentLength, type AppHead } from './response-head.js';
 import type { App, AppIterable, Chunk, Environ, Logger, StartResponse, WriteCallable } from './types.js';
 
 /** What a task needs from its connection. */
@@ -122,7 +122,7 @@ export class Task {
   };
 
   #consume(iterable: AppIterable): void {
-    if (!Array.isArray(iterable) && iterable instanceof FileWrapper && this.#head !== null && iterable.seekable()) {
+    if (iterable instanceof FileWrapper && this.#head !== null && iterable.seekable()) {
       this.#sendFile(iterable).then(undefined, (err: unknown) => this.#fail(err, iterable));
       return;
     }
@@ -264,7 +264,7 @@ export class Task {
     const available = wrapper.available();
     // The app may promise less than the file holds (send that much) or more (the file wins: Waitress's fix-up).
     if (head.contentLength !== null && head.contentLength > available) {
-      this.#head = validateAppHead(head.status, headerPairs(head).filter(([name]) => !isContentLength(name)));
+      this.#head = withoutContentLength(head);
     }
     const total = this.#head!.contentLength ?? available;
     this.#sendHead(total);
