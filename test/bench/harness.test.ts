@@ -115,8 +115,8 @@ describe('bench harness', () => {
       try {
         const request = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
         const all = request.repeat(3);
-        // Cut inside the first terminator and inside the third request.
-        const pieces = [all.slice(0, 25), all.slice(25, 60), all.slice(60)];
+        // Cut inside the first terminator, inside the third request, and byte by byte through the last terminator.
+        const pieces = [all.slice(0, 25), all.slice(25, 60), all.slice(60, 78), all[78]!, all[79]!, all[80]!];
         const received = await new Promise<string>((resolve, reject) => {
           const socket = net.connect(raw.port, '127.0.0.1');
           let text = '';
