@@ -4,6 +4,7 @@
 // gracefully (end, then a short drain of what the client still sends).
 
 import type * as net from 'node:net';
+import { monotonicMs } from './clock.js';
 import { UNIX_PEER_ADDRESS, type ConnectionInfo } from './environ.js';
 import { RequestParser } from './parser.js';
 import type { ParsedRequest } from './request.js';
@@ -102,17 +103,6 @@ const PUMPING = 64;
 const FLUSH_SCHEDULED = 128;
 /** Inside received(): it flushes when done, so writes need no tick of their own. */
 const RECEIVING = 256;
-
-/**
- * Whole milliseconds on a monotonic clock, counted from the process's start (plus
- * one: never 0, which the channel's timestamps use for "not started"). Small
- * integers stay unboxed in a channel's fields for the first 24 days of the process
- * (a Date.now() value, past 2^31, is a 16-byte heap number per field per
- * connection), and a wall-clock step cannot time out every connection at once.
- */
-export function monotonicMs(): number {
-  return Math.floor(performance.now()) + 1;
-}
 
 export class Channel implements TaskChannel, ConnectionInfo {
   readonly socket: net.Socket;
