@@ -47,6 +47,28 @@ function latin1(bytes: Uint8Array): string {
 function flushOnTick(channel: Channel): void {
   channel.flush();
 }
+
+/**
+ * Answers given while reading, per event-loop turn: the first channel to answer
+ * in a turn writes at once; the others queue here and are written back to back
+ * by one setImmediate once the turn's I/O callbacks are done (null: no channel
+ * has answered in this turn yet). The first write wakes the client; a client
+ * holding many connections (wrk, nginx's upstream keepalive) then finds the
+ * rest of the turn's answers together, instead of being woken for each one,
+ * which the server's write pays for. On the README's 2-core VM this made
+ * keep-alive with 50 connections about 8 % faster (perf: the wake-ups, in
+ * sock_def_readable, were 8 % of garcon's time) and changed nothing with 1, 2
+ * or 4 connections; writing every answer at the end of the turn was as fast
+ * with 50 but 10-25 % slower with 2-4, whose answers then wait for each other.
+ */
+let turnQueue: Channel[] | null = null;
+
+function endTurn(): void {
+  const channels = turnQueue!;
+  turnQueue = null;
+  for (const channel of channels) channel.flush();
+}
+
 /** After an error response, how long to keep reading (and discarding) before destroying the socket. */
 const LINGER_MS = 2000;
 /** Bytes per second a body must average once it has been arriving for channelTimeout (slowloris on bodies). */
@@ -99,7 +121,7 @@ const CONNECTED = 16;
 const UNREAD_INPUT = 32;
 /** Inside the #runNext loop: tasks finishing synchronously must not recurse into it. */
 const PUMPING = 64;
-/** A flush is scheduled for the next tick. */
+/** A flush is scheduled (next tick, or the end of the turn). */
 const FLUSH_SCHEDULED = 128;
 /** Inside received(): it flushes when done, so writes need no tick of their own. */
 const RECEIVING = 256;
@@ -321,8 +343,17 @@ export class Channel implements TaskChannel, ConnectionInfo {
     } finally {
       this.#flags &= ~RECEIVING;
     }
-    // What synchronous apps answered leaves now, in one write.
-    this.#sendPending();
+    // What synchronous apps answered leaves in one write: now, or at the end of the turn (turnQueue).
+    if (this.#pending !== null) {
+      if (turnQueue === null) {
+        turnQueue = [];
+        setImmediate(endTurn);
+        this.#sendPending();
+      } else if (!this.#is(FLUSH_SCHEDULED)) {
+        this.#flags |= FLUSH_SCHEDULED;
+        turnQueue.push(this);
+      }
+    }
     this.#updateReading();
   }
 

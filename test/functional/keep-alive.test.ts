@@ -144,4 +144,13 @@ describe('keep-alive and framing', () => {
       await quiet.close();
     }
   });
+
+  it('answers 40 connections whose pipelined requests arrive at once, each on its own connection and in order', async () => {
+    // Answers read in one event-loop turn are partly written at its end (channel.ts, turnQueue).
+    const exchanges = await Promise.all(Array.from({ length: 40 }, (_, c) =>
+      send(echoServer.port, get(`/c${c}/1`) + get(`/c${c}/2`) + get(`/c${c}/3`), { responses: 3 })));
+    exchanges.forEach((ex, c) => {
+      expect(ex.responses.map((r) => JSON.parse(r.body.toString()).PATH_INFO)).to.deep.equal([`/c${c}/1`, `/c${c}/2`, `/c${c}/3`]);
+    });
+  });
 });

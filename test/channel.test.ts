@@ -1,0 +1,117 @@
+// When a channel's answers are written (channel.ts, turnQueue): driven with fake
+// sockets, so that "in the same event-loop turn" is exact, not likely.
+
+import { expect } from 'chai';
+import { EventEmitter } from 'node:events';
+import type * as net from 'node:net';
+import { Channel } from '../src/channel.js';
+import { createServer, type GarconServer } from '../src/server.js';
+import type { App } from '../src/types.js';
+import { parseResponses, recordingLogger } from './helpers/http.js';
+
+/** Just what a Channel uses of a net.Socket; records what is written. */
+class FakeSocket extends EventEmitter {
+  readonly written: Buffer[] = [];
+  remoteAddress = '127.0.0.1';
+  remotePort = 40000;
+  writableLength = 0;
+  writableNeedDrain = false;
+  writableEnded = false;
+  readableLength = 0;
+  closed = false;
+  #paused = false;
+
+  write(data: string | Uint8Array, encoding?: unknown): boolean {
+    this.written.push(typeof data === 'string' ? Buffer.from(data, encoding === 'latin1' ? 'latin1' : 'utf8') : Buffer.from(data));
+    return true;
+  }
+  cork(): void {}
+  uncork(): void {}
+  isPaused(): boolean {
+    return this.#paused;
+  }
+  pause(): this {
+    this.#paused = true;
+    return this;
+  }
+  resume(): this {
+    this.#paused = false;
+    return this;
+  }
+  end(): this {
+    this.writableEnded = true;
+    return this;
+  }
+  destroy(): this {
+    this.closed = true;
+    this.emit('close');
+    return this;
+  }
+  bodies(): string[] {
+    return parseResponses(Buffer.concat(this.written)).responses.map((r) => r.body.toString('latin1'));
+  }
+}
+
+const pathApp: App = (environ, startResponse) => {
+  startResponse('200 OK', [['Content-Type', 'text/plain']]);
+  return [Buffer.from(String(environ.PATH_INFO))];
+};
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('channel: when answers are written', () => {
+  let server: GarconServer;
+  const listener = { unix: false, serverPort: '8080' };
+
+  beforeEach(() => {
+    server = createServer(pathApp, { listen: '127.0.0.1:0', logger: recordingLogger() });
+  });
+
+  function open(): FakeSocket {
+    const socket = new FakeSocket();
+    new Channel(socket as unknown as net.Socket, listener, server);
+    return socket;
+  }
+
+  it('writes the first answer of a turn at once, and later ones of that turn together at its end', async () => {
+    await nextTurn(); // start from a fresh turn
+    const sockets = [open(), open(), open()];
+    sockets.forEach((socket, i) => socket.emit('data', Buffer.from(`GET /c${i} HTTP/1.1\r\nHost: x\r\n\r\n`)));
+    expect(sockets.map((s) => s.written.length)).to.deep.equal([1, 0, 0]);
+    expect(sockets[0]!.bodies()).to.deep.equal(['/c0']);
+    await nextTurn();
+    expect(sockets.map((s) => s.written.length)).to.deep.equal([1, 1, 1]);
+    expect(sockets.map((s) => s.bodies())).to.deep.equal([['/c0'], ['/c1'], ['/c2']]);
+    // The next turn starts afresh: its first answer is again written at once.
+    sockets[2]!.emit('data', Buffer.from('GET /again HTTP/1.1\r\nHost: x\r\n\r\n'));
+    expect(sockets[2]!.bodies()).to.deep.equal(['/c2', '/again']);
+  });
+
+  it('keeps one write per read for a queued channel, and its answers in request order', async () => {
+    await nextTurn();
+    const first = open();
+    const queued = open();
+    first.emit('data', Buffer.from('GET /a HTTP/1.1\r\nHost: x\r\n\r\n'));
+    queued.emit('data', Buffer.from('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n'));
+    queued.emit('data', Buffer.from('GET /3 HTTP/1.1\r\nHost: x\r\n\r\n'));
+    expect(queued.written).to.have.length(0);
+    await nextTurn();
+    expect(queued.written).to.have.length(1);
+    expect(queued.bodies()).to.deep.equal(['/1', '/2', '/3']);
+  });
+
+  it('sends a queued answer before closing when the connection closes within the turn', async () => {
+    await nextTurn();
+    const first = open();
+    const closing = open();
+    first.emit('data', Buffer.from('GET /a HTTP/1.1\r\nHost: x\r\n\r\n'));
+    closing.emit('data', Buffer.from('GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    // Connection: close ends the channel at once: what it answered is flushed first.
+    expect(closing.bodies()).to.deep.equal(['/last']);
+    expect(closing.closed).to.equal(true);
+    await nextTurn();
+    expect(closing.written).to.have.length(1);
+  });
+});
