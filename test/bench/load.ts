@@ -25,7 +25,8 @@ export interface LoadSpec {
 export interface LoadResult {
   requestsPerSec: number;
   p50Ms: number;
-  p99Ms: number;
+  /** null where the tool's figure is unusable (see parseWrkReport). */
+  p99Ms: number | null;
   requests: number;
   /** Connect/read/write/timeout errors and non-2xx/3xx responses together. */
   errors: number;
@@ -91,10 +92,14 @@ export function parseWrkReport(report: string): LoadResult {
   if (socket !== null) errors += socket.slice(1).reduce((sum, n) => sum + Number(n), 0);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(report);
   if (non2xx !== null) errors += Number(non2xx[1]);
+  const p50Ms = latencyMs(report, '50');
+  const p99Ms = latencyMs(report, '99');
   return {
     requestsPerSec: Number(rps[1]),
-    p50Ms: latencyMs(report, '50'),
-    p99Ms: latencyMs(report, '99'),
+    p50Ms,
+    // wrk 4.1 prints 0.00us as the 99th percentile of pipelined runs (its
+    // latency histogram overflows): a figure below the median is not one.
+    p99Ms: p99Ms < p50Ms ? null : p99Ms,
     requests: Number(total[1]),
     errors,
   };
