@@ -1,11 +1,9 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
+import { freshModule } from './helpers/fresh-module.js';
 
-/** A fresh copy of the module, so that its cache starts empty under the fake clock. */
 function freshClock(): () => number {
-  const id = require.resolve('../src/clock.js');
-  delete require.cache[id];
-  return (require(id) as typeof import('../src/clock.js')).monotonicMs;
+  return freshModule<typeof import('../src/clock.js')>(require.resolve('../src/clock.js')).monotonicMs;
 }
 
 describe('monotonicMs', () => {

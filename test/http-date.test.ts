@@ -1,11 +1,9 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
+import { freshModule } from './helpers/fresh-module.js';
 
-/** A fresh copy of the module, so that its cache starts empty under the fake clock. */
 function freshHttpDate(): () => string {
-  const id = require.resolve('../src/http-date.js');
-  delete require.cache[id];
-  return (require(id) as typeof import('../src/http-date.js')).httpDate;
+  return freshModule<typeof import('../src/http-date.js')>(require.resolve('../src/http-date.js')).httpDate;
 }
 
 describe('httpDate', () => {
