@@ -132,18 +132,23 @@ export function validateAppHead(status: unknown, headers: unknown): AppHead {
   return lastHead;
 }
 
-/** `name` is Content-Length, in any case. */
-function isContentLength(name: string): boolean {
-  return name.length === 14 && name.toLowerCase() === 'content-length';
-}
-
-/** The app's head less its Content-Length header, e.g. when a file turns out shorter than the app said. */
+/**
+ * The app's head less its Content-Length header (1xx/204/304, a file shorter
+ * than the app said). Built from the fields already validated: nothing is
+ * checked again, and the last-head memo keeps the app's own head.
+ */
 export function withoutContentLength(head: AppHead): AppHead {
-  const pairs: [string, string][] = [];
+  if (head.contentLength === null) return head;
+  let lines = '';
+  const fields: string[] = [];
   for (let i = 0; i < head.fields.length; i += 2) {
-    if (!isContentLength(head.fields[i]!)) pairs.push([head.fields[i]!, head.fields[i + 1]!]);
+    const name = head.fields[i]!;
+    const value = head.fields[i + 1]!;
+    if (classifyName(name) === NameKind.ContentLength) continue;
+    lines += `${name}: ${value}\r\n`;
+    fields.push(name, value);
   }
-  return validateAppHead(head.status, pairs);
+  return { ...head, fields, lines, contentLength: null };
 }
 
 /** 1xx, 204 and 304 responses never have a body (RFC 9110 sections 15.2, 15.3.5, 15.4.5). */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { AppContractError } from '../src/errors.js';
-import { serializeHead, statusAllowsBody, validateAppHead, type Framing } from '../src/response-head.js';
+import { serializeHead, statusAllowsBody, validateAppHead, withoutContentLength, type Framing } from '../src/response-head.js';
 
 const framing: Framing = { version: '1.1', contentLength: null, sendContentLength: true, chunked: false, connection: null, date: 'D', ident: 'garcon' };
 
@@ -70,6 +70,28 @@ describe('validateAppHead', () => {
       expect(() => validateAppHead('200 OK', [['X']])).to.throw(AppContractError);
       expect(() => validateAppHead('200 OK\r\n', [['X', 'ok']])).to.throw(AppContractError);
     });
+  });
+});
+
+describe('withoutContentLength', () => {
+  it('drops the app Content-Length, in any case, and keeps the other headers in order', () => {
+    const head = validateAppHead('304 Not Modified', [['ETag', '"x"'], ['content-LENGTH', '5'], ['Vary', 'Accept']]);
+    const stripped = withoutContentLength(head);
+    expect(stripped).to.include({ status: '304 Not Modified', code: 304, contentLength: null, lines: 'ETag: "x"\r\nVary: Accept\r\n' });
+    expect(stripped.fields).to.deep.equal(['ETag', '"x"', 'Vary', 'Accept']);
+    expect(head).to.include({ contentLength: 5 }); // the app's head is shared: never changed
+  });
+
+  it('leaves the last-head memo holding the app head, so its next identical answer is not validated again', () => {
+    const headers = [['Content-Length', '5'], ['ETag', '"y"']];
+    const head = validateAppHead('304 Not Modified', headers);
+    withoutContentLength(head);
+    expect(validateAppHead('304 Not Modified', headers)).to.equal(head);
+  });
+
+  it('returns a head without Content-Length as it is', () => {
+    const head = validateAppHead('204 No Content', [['ETag', '"z"']]);
+    expect(withoutContentLength(head)).to.equal(head);
   });
 });
 
