@@ -145,7 +145,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
   #bodyBytes = 0;
   /** Writers waiting for 'drain'; null when none. */
   #drainWaiters: (() => void)[] | null = null;
-  /** Output written this tick (text joined where it can be), sent in one write by flush() (one syscall for a pipelined batch); null when none. */
+  /** Output queued by write() (text joined where it can be), sent in one write by flush() (one syscall for a pipelined batch); null when none. */
   #pending: (string | Uint8Array)[] | null = null;
   #pendingBytes = 0;
   /** REMOTE_ADDR and REMOTE_PORT once a request has asked for them; null until then. */
@@ -243,15 +243,10 @@ export class Channel implements TaskChannel, ConnectionInfo {
 
   /** Send what write() queued, as a single write. */
   flush(): void {
-    if (this.#pending !== null) this.lastActivity = monotonicMs();
-    this.#sendPending();
-  }
-
-  /** flush() without touching lastActivity (received() has just set it). */
-  #sendPending(): void {
     this.#flags &= ~FLUSH_SCHEDULED;
     const pieces = this.#pending;
     if (pieces === null) return;
+    this.lastActivity = monotonicMs();
     const total = this.#pendingBytes;
     this.#pending = null;
     this.#pendingBytes = 0;
@@ -353,7 +348,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
       if (turnQueue === null) {
         turnQueue = [];
         setImmediate(endTurn);
-        this.#sendPending();
+        this.flush();
       } else if (!this.#is(FLUSH_SCHEDULED)) {
         this.#flags |= FLUSH_SCHEDULED;
         turnQueue.push(this);

@@ -338,10 +338,10 @@ export class RequestParser {
    * `method SP request-target SP HTTP-version` (RFC 9112 section 3), trailing
    * SP/HTAB tolerated. Sets method, version and target.
    */
-  #parseRequestLine(head: string, bytes: Buffer, base: number, lineEnd: number): void {
+  #parseRequestLine(head: string, bytes: Buffer, base: number, requestLineEnd: number): void {
     // Scanned in `bytes` (faster than charCodeAt); `head` is the same bytes from `base` on.
     const start = base;
-    let end = base + lineEnd;
+    let end = base + requestLineEnd;
     while (end > start && isOws(bytes[end - 1]!)) end--;
     let methodEnd = start;
     while (methodEnd < end && TCHAR[bytes[methodEnd]!] === 1) methodEnd++;
@@ -369,7 +369,6 @@ export class RequestParser {
     request.path = target.path;
     request.query = target.query;
   }
-
 
   /** Host, Connection, Transfer-Encoding, Content-Length and Expect (RFC 9112 sections 3.2, 6, 9.3; RFC 9110 10.1.1). */
   #applyFieldSemantics(): void {
