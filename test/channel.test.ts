@@ -7,7 +7,7 @@ import type * as net from 'node:net';
 import { Channel } from '../src/channel.js';
 import { createServer, type GarconServer } from '../src/server.js';
 import type { App } from '../src/types.js';
-import { parseResponses, recordingLogger } from './helpers/http.js';
+import { get, parseResponses, recordingLogger } from './helpers/http.js';
 
 /** Just what a Channel uses of a net.Socket; records what is written. */
 class FakeSocket extends EventEmitter {
@@ -75,12 +75,25 @@ describe('channel: when answers are written', () => {
     return socket;
   }
 
+  /** One read on `socket` carrying `requests`. */
+  function receive(socket: FakeSocket, requests: string): void {
+    socket.emit('data', Buffer.from(requests, 'latin1'));
+  }
+
+  /** In a fresh turn, a connection that answers first (so that later answers of the turn are queued). */
+  async function firstOfTurn(): Promise<FakeSocket> {
+    await nextTurn();
+    const first = open();
+    receive(first, get('/a'));
+    return first;
+  }
+
   it('writes the first answer of a turn at once, and later ones of that turn together at its end', async () => {
     let sockets: FakeSocket[];
     for (let attempt = 1; ; attempt++) {
       await nextTurn();
       sockets = [open(), open(), open()];
-      sockets.forEach((socket, i) => socket.emit('data', Buffer.from(`GET /c${i} HTTP/1.1\r\nHost: x\r\n\r\n`)));
+      sockets.forEach((socket, i) => receive(socket, get(`/c${i}`)));
       // A connection of another test still closing may have answered first in this turn: try a fresh one.
       if (sockets[0]!.written.length === 1 || attempt === 5) break;
       await nextTurn();
@@ -91,17 +104,15 @@ describe('channel: when answers are written', () => {
     expect(sockets.map((s) => s.written.length)).to.deep.equal([1, 1, 1]);
     expect(sockets.map((s) => s.bodies())).to.deep.equal([['/c0'], ['/c1'], ['/c2']]);
     // The next turn starts afresh: its first answer is again written at once.
-    sockets[2]!.emit('data', Buffer.from('GET /again HTTP/1.1\r\nHost: x\r\n\r\n'));
+    receive(sockets[2]!, get('/again'));
     expect(sockets[2]!.bodies()).to.deep.equal(['/c2', '/again']);
   });
 
   it('keeps one write per read for a queued channel, and its answers in request order', async () => {
-    await nextTurn();
-    const first = open();
+    await firstOfTurn();
     const queued = open();
-    first.emit('data', Buffer.from('GET /a HTTP/1.1\r\nHost: x\r\n\r\n'));
-    queued.emit('data', Buffer.from('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n'));
-    queued.emit('data', Buffer.from('GET /3 HTTP/1.1\r\nHost: x\r\n\r\n'));
+    receive(queued, get('/1') + get('/2'));
+    receive(queued, get('/3'));
     expect(queued.written).to.have.length(0);
     await nextTurn();
     expect(queued.written).to.have.length(1);
@@ -109,11 +120,9 @@ describe('channel: when answers are written', () => {
   });
 
   it('sends a queued answer before closing when the connection closes within the turn', async () => {
-    await nextTurn();
-    const first = open();
+    await firstOfTurn();
     const closing = open();
-    first.emit('data', Buffer.from('GET /a HTTP/1.1\r\nHost: x\r\n\r\n'));
-    closing.emit('data', Buffer.from('GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    receive(closing, get('/last', 'Connection: close\r\n'));
     // Connection: close ends the channel at once: what it answered is flushed first.
     expect(closing.bodies()).to.deep.equal(['/last']);
     expect(closing.closed).to.equal(true);
