@@ -5,7 +5,7 @@
 // reported below the table as the ceiling the ratio is bounded by.
 //
 // Settings (environment, or the flags in brackets):
-//   BENCH_ROUNDS (--rounds)        rounds per scenario, default 3
+//   BENCH_ROUNDS (--rounds)        rounds per scenario, default 5
 //   BENCH_DURATION (--duration)    seconds of load per run, default 5
 //   BENCH_CONNECTIONS              connections for the load scenarios, default 50
 //   BENCH_WARMUP                   seconds of load per server and scenario before round 1, default 1
@@ -76,7 +76,7 @@ function readConfig(): Config {
   for (const id of selected ?? []) if (!known.has(id)) throw new Error(`unknown scenario "${id}"; known: ${[...known].join(', ')}`);
   const profileDir = flag('profile') ?? env.BENCH_PROFILE ?? null;
   return {
-    rounds: Math.round(positive('rounds', flag('rounds') ?? env.BENCH_ROUNDS, 3)),
+    rounds: Math.round(positive('rounds', flag('rounds') ?? env.BENCH_ROUNDS, 5)),
     durationSec: Math.round(positive('duration', flag('duration') ?? env.BENCH_DURATION, 5)),
     connections: Math.round(positive('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS, 50)),
     warmupSec: Math.round(positive('BENCH_WARMUP', env.BENCH_WARMUP, 1, true)),
