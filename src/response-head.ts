@@ -159,9 +159,8 @@ export function statusAllowsBody(code: number): boolean {
 /** What the server adds to the app's headers. */
 export interface Framing {
   version: '1.0' | '1.1';
+  /** The body's length when the server knows it (null for 1xx/204/304): sent when the app sent none. */
   contentLength: number | null;
-  /** Send Content-Length (false for 1xx/204/304, where it is dropped). */
-  sendContentLength: boolean;
   chunked: boolean;
   /** 'close', 'keep-alive' (HTTP/1.0 persistence) or null (no header). */
   connection: 'close' | 'keep-alive' | null;
@@ -200,14 +199,8 @@ function dateServerTail(date: string, ident: string | null): string {
 
 /** Serialise the head in one string (latin-1), app headers in the app's order. */
 export function serializeHead(app: AppHead, framing: Framing): string {
-  let head = statusLine(framing.version, app.status);
-  if (framing.sendContentLength || app.contentLength === null) {
-    head += app.lines;
-  } else {
-    // 1xx, 204, 304: the app's Content-Length is left out.
-    head += withoutContentLength(app).lines;
-  }
-  if (framing.sendContentLength && app.contentLength === null && framing.contentLength !== null) {
+  let head = statusLine(framing.version, app.status) + app.lines;
+  if (app.contentLength === null && framing.contentLength !== null) {
     head += `Content-Length: ${framing.contentLength}\r\n`;
   }
   if (framing.chunked) head += 'Transfer-Encoding: chunked\r\n';

@@ -232,10 +232,11 @@ export class Task {
    * whole body's length when the server knows it (Array, file, empty body).
    */
   #sendHead(knownLength: number | null): void {
-    const head = this.#head!;
     const request = this.request;
     const isHead = request.method === 'HEAD';
-    const bodyAllowed = statusAllowsBody(head.code);
+    const bodyAllowed = statusAllowsBody(this.#head!.code);
+    // 1xx, 204 and 304 have no body, so the app's Content-Length is left out of their head.
+    const head = bodyAllowed ? this.#head! : withoutContentLength(this.#head!);
     const length = bodyAllowed ? head.contentLength ?? knownLength : null;
     const v11 = request.version === '1.1';
     // HTTP/1.1 frames an unknown length with chunks; HTTP/1.0 can only close (RFC 9112 section 6.3).
@@ -250,7 +251,6 @@ export class Task {
     this.channel.write(serializeHead(head, {
       version: v11 ? '1.1' : '1.0',
       contentLength: length,
-      sendContentLength: bodyAllowed,
       chunked,
       connection: keepAlive ? (v11 ? null : 'keep-alive') : 'close',
       date: httpDate(),

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { AppContractError } from '../src/errors.js';
 import { serializeHead, statusAllowsBody, validateAppHead, withoutContentLength, type Framing } from '../src/response-head.js';
 
-const framing: Framing = { version: '1.1', contentLength: null, sendContentLength: true, chunked: false, connection: null, date: 'D', ident: 'garcon' };
+const framing: Framing = { version: '1.1', contentLength: null, chunked: false, connection: null, date: 'D', ident: 'garcon' };
 
 describe('validateAppHead', () => {
   it('accepts a normal head and reads Content-Length, Date and Server', () => {
@@ -115,9 +115,9 @@ describe('serializeHead', () => {
       'HTTP/1.0 404 Not Found\r\nContent-Length: 3\r\nConnection: keep-alive\r\nDate: D\r\nServer: garcon\r\n\r\n');
   });
 
-  it('drops the app Content-Length where no body is allowed', () => {
-    const head = validateAppHead('304 Not Modified', [['Content-Length', '5'], ['ETag', '"x"']]);
-    expect(serializeHead(head, { ...framing, sendContentLength: false })).to.equal('HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nDate: D\r\nServer: garcon\r\n\r\n');
+  it('writes a head stripped of its Content-Length (1xx/204/304) with none added', () => {
+    const head = withoutContentLength(validateAppHead('304 Not Modified', [['Content-Length', '5'], ['ETag', '"x"']]));
+    expect(serializeHead(head, framing)).to.equal('HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nDate: D\r\nServer: garcon\r\n\r\n');
   });
 
   it('keeps an app Date and still adds Server; an app Server alone still gets Date and Via', () => {
