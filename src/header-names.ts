@@ -46,6 +46,19 @@ export function trimOws(text: string): string {
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
+/** Comma-separated list elements, trimmed of SP/HTAB and lower-cased (RFC 9110 section 5.6.1). */
+export function listElements(value: string): string[] {
+  const elements: string[] = [];
+  for (const raw of value.split(',')) {
+    // Empty elements are dropped before trimming, as Waitress does, so a lone
+    // " " (e.g. from joining `chunked` with an empty second field) is an
+    // unsupported empty coding. toLowerCase on a latin-1 string never turns a
+    // non-ASCII char into an ASCII letter, so no look-alike folds into `chunked`.
+    if (raw !== '') elements.push(trimOws(raw).toLowerCase());
+  }
+  return elements;
+}
+
 /** A non-empty string of tchars (a header name, a method). */
 export function isToken(text: string): boolean {
   if (text.length === 0) return false;

@@ -6,7 +6,7 @@
 // them (keep-alive, framing). What is left for this stage are the end-to-end
 // looking fields that the Connection header names as hop-by-hop.
 
-import { HOP_BY_HOP_KEYS, trimOws } from './header-names.js';
+import { HOP_BY_HOP_KEYS, listElements } from './header-names.js';
 import type { Environ } from './types.js';
 
 /**
@@ -16,8 +16,6 @@ import type { Environ } from './types.js';
  * name maps to HTTP_CONTENT_* and therefore never reaches.
  */
 const PROTECTED_KEYS: ReadonlySet<string> = new Set(['HTTP_HOST']);
-
-const COMMA = 0x2c;
 
 /** The environ key of the header one Connection option names, or null when it names none the app can see. */
 function optionKey(option: string): string | null {
@@ -33,13 +31,9 @@ function optionKey(option: string): string | null {
 /** The environ keys a Connection field value names (RFC 9110 section 7.6.1: a comma list of field names). */
 function namedKeys(connection: string): string[] {
   const keys: string[] = [];
-  let start = 0;
-  for (let i = 0; i <= connection.length; i++) {
-    if (i === connection.length || connection.charCodeAt(i) === COMMA) {
-      const key = optionKey(trimOws(connection.slice(start, i)));
-      if (key !== null) keys.push(key);
-      start = i + 1;
-    }
+  for (const option of listElements(connection)) {
+    const key = optionKey(option);
+    if (key !== null) keys.push(key);
   }
   return keys;
 }

@@ -19,7 +19,7 @@ import {
   RequestHeaderFieldsTooLarge,
   type HttpError,
 } from './errors.js';
-import { FieldFlag, SP, TCHAR, bytesHold, fieldNameAt, isFieldValueByte, isOws, nameHashStep, trimOws, type FieldName } from './header-names.js';
+import { FieldFlag, SP, TCHAR, bytesHold, fieldNameAt, isFieldValueByte, isOws, listElements, nameHashStep, type FieldName } from './header-names.js';
 import { ParsedRequest } from './request.js';
 import { parseRequestTarget } from './request-target.js';
 
@@ -73,19 +73,6 @@ function lineEnd(head: string, start: number): number {
 
 function isAsciiDigit(byte: number): boolean {
   return byte >= 0x30 && byte <= 0x39;
-}
-
-/** Comma-separated list elements, trimmed of SP/HTAB and lower-cased (RFC 9110 section 5.6.1). */
-function listElements(value: string): string[] {
-  const elements: string[] = [];
-  for (const raw of value.split(',')) {
-    // Empty elements are dropped before trimming, as Waitress does, so a lone
-    // " " (e.g. from joining `chunked` with an empty second field) is an
-    // unsupported empty coding. toLowerCase on a latin-1 string never turns a
-    // non-ASCII char into an ASCII letter, so no look-alike folds into `chunked`.
-    if (raw !== '') elements.push(trimOws(raw).toLowerCase());
-  }
-  return elements;
 }
 
 /**

@@ -10,7 +10,7 @@ function strip(connection: string, headers: Record<string, string>): Record<stri
 
 describe('hop-by-hop stripping (the fields Connection names)', () => {
   it('removes the headers the Connection field names, whatever their case and spacing', () => {
-    const env = strip('keep-alive, X-Private-Hop ,\tx-other\t,, close', {
+    const env = strip('keep-alive, X-Private-Hop ,\tx-other\t,, \t ,close', {
       HTTP_X_PRIVATE_HOP: 'a',
       HTTP_X_OTHER: 'b',
       HTTP_X_KEPT: 'c',
