@@ -395,6 +395,7 @@ describe('RequestParser', () => {
       ['1.1', 'close', false],
       ['1.1', 'Keep-Alive, CLOSE', false],
       ['1.1', 'foo, bar', true],
+      ['1.1', 'closed, xclose, clos', true],
       ['1.0', null, false],
       ['1.0', 'keep-alive', true],
       ['1.0', 'Upgrade , Keep-Alive', true],
