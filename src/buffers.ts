@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { AppContractError, InputClosedError } from './errors.js';
 import type { WsgiInput } from './types.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -37,6 +38,8 @@ export class BodyBuffer {
   #length = 0;
   #fd: number | null = null;
   #closed = false;
+  /** The readers handed out: closed with the body, so none reads on once its request is over. */
+  #inputs: BaseInput[] = [];
 
   /** @param overflow size at which the body moves to a temp file (inbufOverflow) */
   constructor(overflow: number) {
@@ -78,16 +81,28 @@ export class BodyBuffer {
 
   /** A fresh synchronous reader positioned at the start of the body. */
   input(): WsgiInput {
-    if (this.#fd !== null) return new FileInput(this.#fd, this.#length);
-    const whole = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#length);
-    this.#chunks = [whole];
-    return new MemoryInput(whole);
+    let input: BaseInput;
+    if (this.#fd !== null) {
+      input = new FileInput(this.#fd, this.#length);
+    } else {
+      const whole = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#length);
+      this.#chunks = [whole];
+      input = new MemoryInput(whole);
+    }
+    this.#inputs.push(input);
+    return input;
   }
 
-  /** Release memory and the temp file. Safe to call more than once. */
+  /**
+   * Release memory and the temp file, and close the readers: an app that kept one
+   * must not read through a descriptor number the next request's temp file may get.
+   * Safe to call more than once.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const input of this.#inputs) input.close();
+    this.#inputs = [];
     this.#chunks = [];
     if (this.#fd !== null) {
       fs.closeSync(this.#fd);
@@ -101,10 +116,20 @@ export function emptyInput(): WsgiInput {
   return new MemoryInput(EMPTY);
 }
 
+/** A read size: -1 (everything) for none or a negative one; an integer, or the app misused the input. */
+function sizeArgument(size: unknown, method: string): number {
+  if (size === undefined || size === null) return -1;
+  if (typeof size !== 'number' || !Number.isInteger(size)) {
+    throw new AppContractError(`wsgi.input.${method}() takes an integer size or none, got ${typeof size === 'string' ? JSON.stringify(size) : String(size)}`);
+  }
+  return size;
+}
+
 /** Shared positioning and line logic; subclasses supply byte access. */
 abstract class BaseInput implements WsgiInput {
   protected position = 0;
   protected readonly size: number;
+  #closed = false;
 
   constructor(size: number) {
     this.size = size;
@@ -115,9 +140,15 @@ abstract class BaseInput implements WsgiInput {
   /** Offset of the first LF at or after `start` and before `end`, or -1. */
   protected abstract findLf(start: number, end: number): number;
 
+  #checkOpen(): void {
+    if (this.#closed) throw new InputClosedError();
+  }
+
   read(size?: number | null): Buffer {
+    this.#checkOpen();
+    const wanted = sizeArgument(size, 'read');
     const remaining = this.size - this.position;
-    const n = size == null || size < 0 ? remaining : Math.min(size, remaining);
+    const n = wanted < 0 ? remaining : Math.min(wanted, remaining);
     if (n <= 0) return EMPTY;
     const out = this.bytes(this.position, n);
     this.position += n;
@@ -125,7 +156,9 @@ abstract class BaseInput implements WsgiInput {
   }
 
   readline(size?: number | null): Buffer {
-    const limit = size == null || size < 0 ? this.size : Math.min(this.size, this.position + size);
+    this.#checkOpen();
+    const wanted = sizeArgument(size, 'readline');
+    const limit = wanted < 0 ? this.size : Math.min(this.size, this.position + wanted);
     if (this.position >= limit) return EMPTY;
     const lf = this.findLf(this.position, limit);
     const end = lf === -1 ? limit : lf + 1;
@@ -135,6 +168,7 @@ abstract class BaseInput implements WsgiInput {
   }
 
   readlines(hint?: number | null): Buffer[] {
+    const most = sizeArgument(hint, 'readlines');
     const lines: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -142,11 +176,12 @@ abstract class BaseInput implements WsgiInput {
       if (line.length === 0) return lines;
       lines.push(line);
       total += line.length;
-      if (hint != null && hint > 0 && total >= hint) return lines;
+      if (most > 0 && total >= most) return lines;
     }
   }
 
   seek(offset: number, whence = 0): number {
+    this.#checkOpen();
     const base = whence === 0 ? 0 : whence === 1 ? this.position : whence === 2 ? this.size : NaN;
     const target = base + offset;
     if (!Number.isInteger(target) || target < 0) throw new RangeError(`invalid seek (${offset}, ${whence})`);
@@ -155,6 +190,7 @@ abstract class BaseInput implements WsgiInput {
   }
 
   tell(): number {
+    this.#checkOpen();
     return this.position;
   }
 
@@ -166,8 +202,9 @@ abstract class BaseInput implements WsgiInput {
     }
   }
 
+  /** Later reads, seeks and tells throw InputClosedError (as Python's closed files raise). */
   close(): void {
-    this.position = this.size;
+    this.#closed = true;
   }
 }
 

@@ -88,6 +88,13 @@ export class AppContractError extends GarconError {
   }
 }
 
+/** The app read wsgi.input after it was closed (by itself, or by the server once its request ended). */
+export class InputClosedError extends GarconError {
+  constructor() {
+    super('GARCON_ERR_INPUT_CLOSED', 'I/O operation on a closed wsgi.input (its request is over, or it was closed)');
+  }
+}
+
 /** The client went away while the response was being written. */
 export class ClientDisconnected extends GarconError {
   constructor() {

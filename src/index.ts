@@ -18,6 +18,7 @@ export {
   InvalidOptionError,
   AppContractError,
   ClientDisconnected,
+  InputClosedError,
   AppResolutionError,
   ConfigFileError,
 } from './errors.js';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import { BodyBuffer, emptyInput } from '../src/buffers.js';
+import { AppContractError, InputClosedError } from '../src/errors.js';
 
 function filled(text: string, overflow: number, pieces = 3): BodyBuffer {
   const body = new BodyBuffer(overflow);
@@ -68,10 +69,31 @@ describe('BodyBuffer and wsgi.input', () => {
         expect(() => input.seek(0, 7)).to.throw(RangeError);
       });
 
-      it('close() makes further reads empty', () => {
+      it('close() makes further reads, seeks and tells throw', () => {
         const input = body.input();
         input.close();
-        expect(input.read().length).to.equal(0);
+        for (const use of [() => input.read(), () => input.readline(), () => input.readlines(), () => [...input], () => input.seek(0), () => input.tell()]) {
+          expect(use).to.throw(InputClosedError);
+        }
+      });
+
+      it('closing the body closes every reader handed out (a kept reader cannot read on)', () => {
+        const kept = body.input();
+        expect(kept.read(5).toString()).to.equal('first');
+        body.close();
+        expect(() => kept.seek(0)).to.throw(InputClosedError);
+        expect(() => kept.read()).to.throw(InputClosedError);
+      });
+
+      it('a size that is not an integer is refused, and the position stays put', () => {
+        const input = body.input();
+        for (const size of [1.5, NaN, Infinity, '2', {}]) {
+          expect(() => input.read(size as number)).to.throw(AppContractError, /integer size/);
+          expect(() => input.readline(size as number)).to.throw(AppContractError, /integer size/);
+          expect(() => input.readlines(size as number)).to.throw(AppContractError, /integer size/);
+        }
+        expect(input.tell()).to.equal(0);
+        expect(input.read(5).toString()).to.equal('first');
       });
     });
   }

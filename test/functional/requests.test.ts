@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { app as echo } from '../../fixtures/echo.js';
-import type { App } from '../../src/types.js';
+import type { App, Environ } from '../../src/types.js';
 import { get, send, startServer, type Running } from '../helpers/http.js';
 
 const H = 'Host: x\r\n';
@@ -224,5 +224,37 @@ describe('bodies past inbufOverflow', () => {
     }
     const after = fs.readdirSync(os.tmpdir()).filter((f: string) => f.startsWith('garcon-body-')).length;
     expect(after).to.equal(tmp);
+  });
+
+  it('an input kept past its request is closed: it cannot read the next request\'s body', async () => {
+    // Both bodies spill; the second's temp file may get the descriptor number the first one had.
+    let kept: Environ['wsgi.input'] | null = null;
+    const app: App = (environ, startResponse) => {
+      const input = environ['wsgi.input'];
+      let out: string;
+      if (kept === null) {
+        kept = input;
+        out = `first:${input.read().length}`;
+      } else {
+        try {
+          kept.seek(0);
+          out = `leaked:${kept.read(40).toString('latin1')}`;
+        } catch (err) {
+          out = `refused:${(err as { code?: string }).code}:${input.read(6).toString()}`;
+        }
+      }
+      startResponse('200 OK', [['Content-Length', String(out.length)]]);
+      return [Buffer.from(out)];
+    };
+    const srv = await startServer(app, { inbufOverflow: 100 });
+    try {
+      const first = 'a'.repeat(200);
+      const second = 'SECRET'.repeat(40);
+      const ex = await send(srv.port, `POST / HTTP/1.1\r\n${H}Content-Length: 200\r\n\r\n${first}` +
+        `POST / HTTP/1.1\r\n${H}Content-Length: ${second.length}\r\n\r\n${second}`, { responses: 2 });
+      expect(ex.responses.map((r) => r.body.toString())).to.deep.equal(['first:200', 'refused:GARCON_ERR_INPUT_CLOSED:SECRET']);
+    } finally {
+      await srv.close();
+    }
   });
 });
