@@ -3,7 +3,7 @@
 // while the previous one is being sent, blocks reused once the kernel has them.
 
 import * as fs from 'node:fs';
-import { ClientDisconnected } from './errors.js';
+import { AppContractError, ClientDisconnected } from './errors.js';
 import type { FileWrapper } from './file-wrapper.js';
 
 /** Read size when streaming a file. */
@@ -45,14 +45,18 @@ function readAt(fd: number, block: Buffer, length: number, position: number): Pr
   });
 }
 
-/** Send `total` bytes of the wrapped file; returns how many were sent (fewer if the file was shorter). */
-export async function streamFile(wrapper: FileWrapper, total: number, sink: FileSink): Promise<number> {
+/**
+ * Send `total` bytes of the wrapped file, a descriptor from offset `start` (a file-like
+ * object from its own position); returns how many were sent (fewer if the file was shorter).
+ */
+export async function streamFile(wrapper: FileWrapper, start: number, total: number, sink: FileSink): Promise<number> {
   const fd = wrapper.fd;
   if (fd === null) return streamFileLike(wrapper, total, sink);
   const pool = new BlockPool();
-  let position = 0;
+  const end = start + total;
+  let position = start;
   let block = pool.take();
-  let next: Promise<number> | null = total > 0 ? readAt(fd, block, Math.min(FILE_BLOCK, total), 0) : null;
+  let next: Promise<number> | null = total > 0 ? readAt(fd, block, Math.min(FILE_BLOCK, total), start) : null;
   try {
     while (next !== null) {
       if (!sink.connected) throw new ClientDisconnected();
@@ -60,9 +64,9 @@ export async function streamFile(wrapper: FileWrapper, total: number, sink: File
       const current = block;
       position += length;
       next = null;
-      if (length > 0 && position < total) {
+      if (length > 0 && position < end) {
         block = pool.take();
-        next = readAt(fd, block, Math.min(FILE_BLOCK, total - position), position);
+        next = readAt(fd, block, Math.min(FILE_BLOCK, end - position), position);
       }
       if (length === 0) break;
       sink.write(current.subarray(0, length), () => pool.give(current));
@@ -72,17 +76,22 @@ export async function streamFile(wrapper: FileWrapper, total: number, sink: File
     // A read still in flight (the client left) must not leave an unhandled rejection behind.
     next?.catch(() => undefined);
   }
-  return Math.min(position, total);
+  return Math.min(position - start, total);
 }
 
 /** A seekable file-like object: its own read(), in blocks. */
 async function streamFileLike(wrapper: FileWrapper, total: number, sink: FileSink): Promise<number> {
-  const file = wrapper.file as { read(n: number): Uint8Array };
+  const file = wrapper.file as { read(n: number): unknown };
   let sent = 0;
   while (sent < total) {
     if (!sink.connected) throw new ClientDisconnected();
-    const block = file.read(Math.min(FILE_BLOCK, total - sent));
-    if (!block || block.length === 0) break;
+    const room = total - sent;
+    const read = file.read(Math.min(FILE_BLOCK, room));
+    if (read === null || read === undefined) break;
+    if (!(read instanceof Uint8Array)) throw new AppContractError('a wrapped file\'s read() must return a Uint8Array');
+    if (read.length === 0) break;
+    // A read() that returns more than asked must not push the body past its Content-Length.
+    const block = read.length > room ? read.subarray(0, room) : read;
     sent += block.length;
     sink.write(block);
     if (sink.needsDrain(FILE_IN_FLIGHT)) await sink.drained(FILE_IN_FLIGHT);

@@ -11,6 +11,28 @@ export type WrappedFile = FileLike | number | FileHandle;
 
 const DEFAULT_BLOCK_SIZE = 32768;
 
+/**
+ * The current offset of `fd`. Node has no lseek(), so it is read from Linux's
+ * /proc/self/fdinfo; where that does not exist the file is sent from its start.
+ */
+function descriptorOffset(fd: number): number {
+  let info: string;
+  try {
+    info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1');
+  } catch {
+    return 0;
+  }
+  const match = /^pos:\s*(\d+)/m.exec(info);
+  return match === null ? 0 : Number(match[1]);
+}
+
+/** Where a seekable file's response starts, and how many bytes it has from there. */
+export interface FileExtent {
+  /** The offset to read a descriptor from (a file-like object reads from its own position). */
+  readonly start: number;
+  readonly available: number;
+}
+
 function isFileHandle(file: unknown): file is FileHandle {
   return typeof file === 'object' && file !== null && typeof (file as FileHandle).fd === 'number' &&
     typeof (file as FileHandle).stat === 'function' && typeof (file as FileHandle).read === 'function';
@@ -20,6 +42,8 @@ function isFileHandle(file: unknown): file is FileHandle {
 export class FileWrapper implements Iterable<Uint8Array> {
   readonly file: WrappedFile;
   readonly blockSize: number;
+  /** fstat of a descriptor, taken once. */
+  #stats: fs.Stats | null = null;
 
   constructor(file: WrappedFile, blockSize: number = DEFAULT_BLOCK_SIZE) {
     if (!Number.isInteger(blockSize) || blockSize <= 0) {
@@ -32,32 +56,47 @@ export class FileWrapper implements Iterable<Uint8Array> {
     this.blockSize = blockSize;
   }
 
-  /** The descriptor to stream from, for a numeric fd or a FileHandle (sent from offset 0: Node has no lseek). */
+  /** The descriptor to stream from, for a numeric fd or a FileHandle. */
   get fd(): number | null {
     if (typeof this.file === 'number') return this.file;
     return isFileHandle(this.file) ? this.file.fd : null;
   }
 
-  /** Contract decision 5: seekable() when the file says so, else having both seek and tell. */
+  #fdStats(fd: number): fs.Stats {
+    return (this.#stats ??= fs.fstatSync(fd));
+  }
+
+  /**
+   * Contract decision 5: seekable() when the file says so, else having both seek
+   * and tell. A descriptor is when it is a regular file with a size: a pipe, a
+   * device or a /proc file (which says 0 bytes) is read until it ends instead.
+   */
   seekable(): boolean {
-    if (this.fd !== null) return true;
+    const fd = this.fd;
+    if (fd !== null) {
+      const stats = this.#fdStats(fd);
+      return stats.isFile() && stats.size > 0;
+    }
     const f = this.file as FileLike;
     if (typeof f.seekable === 'function') return Boolean(f.seekable());
     return typeof f.seek === 'function' && typeof f.tell === 'function';
   }
 
   /**
-   * Bytes available from the current position to the end (seekable files only).
+   * The current position and the bytes from it to the end (seekable files only).
    * For a file-like object: tell, seek to the end, tell, seek back.
    */
-  available(): number {
+  extent(): FileExtent {
     const fd = this.fd;
-    if (fd !== null) return fs.fstatSync(fd).size;
+    if (fd !== null) {
+      const start = descriptorOffset(fd);
+      return { start, available: Math.max(0, this.#fdStats(fd).size - start) };
+    }
     const f = this.file as Required<Pick<FileLike, 'seek' | 'tell'>>;
     const position = f.tell();
     const end = f.seek(0, 2);
     f.seek(position, 0);
-    return Math.max(0, end - position);
+    return { start: position, available: Math.max(0, end - position) };
   }
 
   seek(offset: number, whence = 0): number {
@@ -72,16 +111,15 @@ export class FileWrapper implements Iterable<Uint8Array> {
     throw new AppContractError('this wrapped file cannot tell');
   }
 
-  /** Blocks of blockSize until an empty read (PEP 3333 iteration). */
+  /** Blocks of blockSize until an empty read (PEP 3333 iteration), from the current position. */
   *[Symbol.iterator](): Iterator<Uint8Array> {
     const fd = this.fd;
     if (fd !== null) {
-      let position = 0;
       for (;;) {
         const block = Buffer.allocUnsafe(this.blockSize);
-        const n = fs.readSync(fd, block, 0, this.blockSize, position);
+        // position null: read where the descriptor is, and move it (pipes and devices have no positions).
+        const n = fs.readSync(fd, block, 0, this.blockSize, null);
         if (n === 0) return;
-        position += n;
         yield block.subarray(0, n);
       }
     }

@@ -101,6 +101,10 @@ export function validateAppHead(status: unknown, headers: unknown): AppHead {
   if (!digits || (status.length > 3 && status.charCodeAt(3) !== 0x20) || !isFieldValue(status)) {
     throw new AppContractError(`invalid status ${JSON.stringify(status)}: expected "NNN Reason" without control characters`);
   }
+  // RFC 9110 section 15: codes run from 100 to 599, and a 1xx is interim: the client
+  // would go on waiting for the final response (and take the next one for it).
+  if (c0 === 0x31) throw new AppContractError(`status ${JSON.stringify(status)} is interim (1xx): the application must give a final status`);
+  if (c0 > 0x35) throw new AppContractError(`invalid status ${JSON.stringify(status)}: status codes run from 100 to 599`);
   if (!Array.isArray(headers)) throw new AppContractError('headers must be an array of [name, value] pairs');
   let contentLength: number | null = null;
   let hasDate = false;
@@ -133,7 +137,7 @@ export function validateAppHead(status: unknown, headers: unknown): AppHead {
 }
 
 /**
- * The app's head less its Content-Length header (1xx/204/304, a file shorter
+ * The app's head less its Content-Length header (204/304, a file shorter
  * than the app said). Built from the fields already validated: nothing is
  * checked again, and the last-head memo keeps the app's own head.
  */
@@ -151,15 +155,15 @@ export function withoutContentLength(head: AppHead): AppHead {
   return { ...head, fields, lines, contentLength: null };
 }
 
-/** 1xx, 204 and 304 responses never have a body (RFC 9110 sections 15.2, 15.3.5, 15.4.5). */
+/** 204 and 304 responses never have a body (RFC 9110 sections 15.3.5, 15.4.5); apps cannot give a 1xx. */
 export function statusAllowsBody(code: number): boolean {
-  return code >= 200 && code !== 204 && code !== 304;
+  return code !== 204 && code !== 304;
 }
 
 /** What the server adds to the app's headers. */
 export interface Framing {
   version: '1.0' | '1.1';
-  /** The body's length when the server knows it (null for 1xx/204/304): sent when the app sent none. */
+  /** The body's length when the server knows it (null for 204/304): sent when the app sent none. */
   contentLength: number | null;
   chunked: boolean;
   /** 'close', 'keep-alive' (HTTP/1.0 persistence) or null (no header). */

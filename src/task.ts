@@ -106,10 +106,12 @@ export class Task {
   }
 
   #startResponse: StartResponse = (status, headers, excInfo) => {
-    if (this.#head !== null && excInfo === undefined) {
+    // null is no excInfo, as Python's exc_info=None is: a wrapper passing `excInfo ?? null` changes nothing.
+    const hasExcInfo = excInfo !== undefined && excInfo !== null;
+    if (this.#head !== null && !hasExcInfo) {
       throw new AppContractError('start_response called a second time without providing exc_info.');
     }
-    if (excInfo !== undefined && this.#headSent) throw excInfo; // PEP 3333: too late to change the head.
+    if (hasExcInfo && this.#headSent) throw excInfo; // PEP 3333: too late to change the head.
     this.#head = validateAppHead(status, headers);
     return this.#write;
   };
@@ -122,11 +124,12 @@ export class Task {
   };
 
   #consume(iterable: AppIterable): void {
-    if (iterable instanceof FileWrapper && this.#head !== null && iterable.seekable()) {
-      this.#sendFile(iterable).then(undefined, (err: unknown) => this.#fail(err, iterable));
-      return;
-    }
     try {
+      // Once the head is out (the app used write()), a file is just more body: iterated below.
+      if (iterable instanceof FileWrapper && this.#head !== null && !this.#headSent && iterable.seekable()) {
+        this.#sendFile(iterable).then(undefined, (err: unknown) => this.#fail(err, iterable));
+        return;
+      }
       if (Array.isArray(iterable)) {
         this.#sendArray(iterable as Chunk[]);
         this.#close(iterable);
@@ -160,22 +163,45 @@ export class Task {
 
   /** Iterate a sync iterator; suspends (returns) while the socket drains. */
   #pumpSync(it: Iterator<Chunk>, iterable: AppIterable): void {
-    try {
-      for (;;) {
+    for (;;) {
+      let step: IteratorResult<Chunk>;
+      try {
+        if (!this.channel.connected) throw new ClientDisconnected();
         if (this.channel.needsDrain()) {
           this.channel.drained().then(() => this.#pumpSync(it, iterable));
           return;
         }
-        const step = it.next();
-        if (step.done) break;
-        this.#writeChunk(step.value);
+        step = it.next();
+      } catch (err) {
+        // An iterator whose next() threw is finished; one we stop must be told (below).
+        if (err instanceof ClientDisconnected) this.#stopIterator(it);
+        this.#fail(err, iterable);
+        return;
       }
-    } catch (err) {
-      this.#fail(err, iterable);
-      return;
+      if (step.done) break;
+      try {
+        this.#writeChunk(step.value);
+      } catch (err) {
+        this.#stopIterator(it);
+        this.#fail(err, iterable);
+        return;
+      }
     }
     this.#close(iterable);
     this.#finish();
+  }
+
+  /**
+   * Stopping a sync iterator early calls its return(), as for-of does: a generator's
+   * finally blocks then run (Python's generator close(); for-await does this for async ones).
+   */
+  #stopIterator(it: Iterator<Chunk>): void {
+    if (typeof it.return !== 'function') return;
+    try {
+      it.return();
+    } catch (err) {
+      this.#settings.logger.error(`Exception while closing the application iterable for ${this.#path()}`, err);
+    }
   }
 
   async #pumpAsync(iterable: AsyncIterable<Chunk>): Promise<void> {
@@ -235,7 +261,7 @@ export class Task {
     const request = this.request;
     const isHead = request.method === 'HEAD';
     const bodyAllowed = statusAllowsBody(this.#head!.code);
-    // 1xx, 204 and 304 have no body, so the app's Content-Length is left out of their head.
+    // 204 and 304 have no body, so the app's Content-Length is left out of their head.
     const head = bodyAllowed ? this.#head! : withoutContentLength(this.#head!);
     const length = bodyAllowed ? head.contentLength ?? knownLength : null;
     const v11 = request.version === '1.1';
@@ -261,14 +287,14 @@ export class Task {
   /** Stream a seekable wrapped file: sized from the file, read straight from it (never through the app). */
   async #sendFile(wrapper: FileWrapper): Promise<void> {
     const head = this.#head!;
-    const available = wrapper.available();
+    const { start, available } = wrapper.extent();
     // The app may promise less than the file holds (send that much) or more (the file wins: Waitress's fix-up).
     if (head.contentLength !== null && head.contentLength > available) {
       this.#head = withoutContentLength(head);
     }
     const total = this.#head!.contentLength ?? available;
     this.#sendHead(total);
-    if (!this.#noBody) this.#bytesSent = await streamFile(wrapper, total, this.channel);
+    if (!this.#noBody) this.#bytesSent = await streamFile(wrapper, start, total, this.channel);
     this.#close(wrapper);
     this.#finish();
   }
@@ -276,7 +302,7 @@ export class Task {
   #finish(): void {
     if (this.#finished) return;
     if (this.#head === null) {
-      this.#respondWithError(new InternalServerError('The application did not call start_response'));
+      this.#fail(new AppContractError('the application did not call start_response'), undefined);
       return;
     }
     if (!this.#headSent) this.#sendHead(0);

@@ -43,6 +43,39 @@ describe('wsgi.file_wrapper', () => {
     expect(sha(ex.responses[0]!.body)).to.equal(sha(content.subarray(3)));
   });
 
+  it('/fd_offset: a descriptor is sized and sent from its current offset', async () => {
+    const ex = await send(srv.port, get('/fd_offset_nocl') + get('/fd_offset'), { responses: 2 });
+    expect(ex.responses[0]!.headers['content-length']).to.equal(String(content.length - 3));
+    expect(sha(ex.responses[0]!.body)).to.equal(sha(content.subarray(3)));
+    // The app's Content-Length (the whole file) is more than is left: the file wins, the connection is kept.
+    expect(ex.responses[1]!.headers['content-length']).to.equal(String(content.length - 3));
+    expect(sha(ex.responses[1]!.body)).to.equal(sha(content.subarray(3)));
+  });
+
+  it('/greedy: a read() that returns more than asked never sends past Content-Length', async () => {
+    const ex = await send(srv.port, get('/greedy_shortcl') + get('/greedy_shortcl') + get('/filelike'), { responses: 3 });
+    expect(ex.responses.map((r) => r.body.length)).to.deep.equal([1, 1, content.length]);
+    expect(ex.responses[0]!.body[0]).to.equal(content[0]);
+    expect(sha(ex.responses[2]!.body)).to.equal(sha(content));
+  });
+
+  it('/after_write: a file returned once write() sent the head is more body, in the same chunked framing', async () => {
+    const ex = await send(srv.port, get('/after_write') + get('/filelike_shortcl'), { responses: 2 });
+    const res = ex.responses[0]!;
+    expect(res.headers['transfer-encoding']).to.equal('chunked');
+    expect(sha(res.body)).to.equal(sha(Buffer.concat([Buffer.from('W'), content])));
+    expect(ex.responses[1]!.body.length).to.equal(1);
+    expect(ex.raw.toString('latin1').match(/HTTP\/1\.1 200 OK/g)).to.have.length(2);
+  });
+
+  it('/proc: a descriptor that says it has 0 bytes (a /proc file) is read until it ends', async function () {
+    if (!fs.existsSync('/proc/self/status')) this.skip(); // Linux only
+    const ex = await send(srv.port, get('/proc') + get('/filelike_shortcl'), { responses: 2 });
+    expect(ex.responses[0]!.headers['transfer-encoding']).to.equal('chunked');
+    expect(ex.responses[0]!.body.toString()).to.match(/^Name:\t/);
+    expect(ex.responses[1]!.body.length).to.equal(1);
+  });
+
   for (const route of ['/filelike_shortcl', '/notfilelike_shortcl']) {
     it(`${route}: exactly the declared byte, twice on one connection`, async () => {
       const ex = await send(srv.port, get(route) + get(route), { responses: 2 });

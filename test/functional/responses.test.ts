@@ -2,11 +2,13 @@
 // exceptions at every point, excInfo, and headers the app may not set.
 
 import { expect } from 'chai';
+import * as net from 'node:net';
 import { app as badLength } from '../../fixtures/bad-content-length.js';
 import { app as errorApp } from '../../fixtures/error.js';
 import { asyncStream, sleepy } from '../../fixtures/streaming.js';
 import { lateWriter, app as writeCallback } from '../../fixtures/write-callback.js';
 import { AppContractError } from '../../src/errors.js';
+import type { App } from '../../src/types.js';
 import { get, send, startServer, type Running } from '../helpers/http.js';
 
 describe('the write() callable', () => {
@@ -102,6 +104,11 @@ describe('application errors', () => {
     });
   }
 
+  it('logs an app that never called start_response', async () => {
+    await send(srv.port, get('/no_start_response'));
+    expect(srv.logger.messages('error').join()).to.contain('Exception while serving /no_start_response');
+  });
+
   it('logs the exception with its stack', async () => {
     await send(srv.port, get('/before_start_response'));
     const record = srv.logger.records.find((r) => r.message.startsWith('Exception while serving /before_start_response'));
@@ -136,6 +143,9 @@ describe('application errors', () => {
     ['/hop_by_hop', 'hop-by-hop'],
     ['/bad_header_value', 'invalid character in the value of header X-Split'],
     ['/bad_status', 'invalid status'],
+    ['/interim_status', 'is interim (1xx)'],
+    ['/status_600', 'status codes run from 100 to 599'],
+    ['/exc_info_null', 'start_response called a second time'],
   ];
   for (const [path, logged] of refused) {
     it(`${path}: the app's header never reaches the wire; 500 and a log line`, async () => {
@@ -160,6 +170,44 @@ describe('application errors', () => {
       expect(Number(res.headers['content-length'])).to.equal(res.body.length);
     } finally {
       await verbose.close();
+    }
+  });
+});
+
+describe('generators stopped early', () => {
+  it('get return(), so their finally blocks run: on a bad chunk and when the client leaves', async () => {
+    const finished: string[] = [];
+    const app: App = (environ, startResponse) => {
+      const path = String(environ.PATH_INFO);
+      startResponse('200 OK', [['Content-Type', 'application/octet-stream']]);
+      return (function* body() {
+        try {
+          yield Buffer.from('abc');
+          if (path === '/bad_chunk') yield 'not bytes' as unknown as Buffer;
+          for (;;) yield Buffer.alloc(1 << 20); // until the client leaves
+        } finally {
+          finished.push(path);
+        }
+      })();
+    };
+    const srv = await startServer(app);
+    try {
+      const bad = await send(srv.port, get('/bad_chunk'));
+      expect(bad.raw.toString('latin1')).to.match(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n3\r\nabc\r\n$/);
+      expect(bad.closed).to.equal(true);
+      expect(finished).to.deep.equal(['/bad_chunk']);
+      // A client that reads the head and leaves: the endless generator must be stopped.
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(srv.port, '127.0.0.1', () => socket.write(get('/endless')));
+        socket.once('data', () => socket.destroy());
+        socket.once('close', () => resolve());
+        socket.once('error', reject);
+      });
+      for (let i = 0; i < 100 && finished.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(finished).to.deep.equal(['/bad_chunk', '/endless']);
+      expect(srv.logger.messages('info').join()).to.contain('Client disconnected while serving /endless');
+    } finally {
+      await srv.close();
     }
   });
 });
