@@ -414,7 +414,20 @@ export class Channel implements TaskChannel, ConnectionInfo {
     }
     if (this.#is(PUMPING)) return; // the #runNext loop goes on, and its caller updates reading
     this.#runNext();
+    if (!this.busy) this.#restartArrivalClocks();
     this.#updateReading();
+  }
+
+  /**
+   * A head or body that began arriving behind earlier requests is timed from when they
+   * are all answered: until then the server may have paused reading it itself.
+   */
+  #restartArrivalClocks(): void {
+    if (this.#headStartedAt !== 0) this.#headStartedAt = monotonicMs();
+    if (this.#bodyStartedAt !== 0) {
+      this.#bodyStartedAt = monotonicMs();
+      this.#bodyBytes = 0;
+    }
   }
 
   /** Stop reading while requests wait beyond the lookahead or responses are backed up. */
@@ -461,7 +474,9 @@ export class Channel implements TaskChannel, ConnectionInfo {
    * a response stalled for `limit` on a client that does not read.
    */
   timedOut(now: number, limit: number): boolean {
-    if (this.#headStartedAt !== 0 && now - this.#headStartedAt > limit) return true;
+    // While earlier requests run or wait, the server may have paused reading itself: the
+    // arrival clocks start again once they are answered (#restartArrivalClocks).
+    if (this.#headStartedAt !== 0 && !this.busy && now - this.#headStartedAt > limit) return true;
     // While earlier requests run, the client may rightly hold its body back (Expect: 100-continue).
     if (this.#bodyStartedAt !== 0 && !this.busy) {
       const elapsed = now - this.#bodyStartedAt;

@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import * as net from 'node:net';
 import { app as echo } from '../../fixtures/echo.js';
+import type { App, AppIterable } from '../../src/types.js';
 import { get, send, startServer, type Running } from '../helpers/http.js';
 
 const CHANNEL_TIMEOUT_S = 1;
@@ -67,5 +68,32 @@ describe('faults: slowloris', () => {
     const closedAfter = await trickle(srv.port, head, 'b', (CHANNEL_TIMEOUT_S + 3) * 1000);
     expect(closedAfter, 'the slow body was still open after channelTimeout + 3 s').to.not.equal(null);
     expect(closedAfter!).to.be.within(CHANNEL_TIMEOUT_S * 1000, (CHANNEL_TIMEOUT_S + 2 * SWEEP_S) * 1000 + 500);
+  });
+
+  // The rest of a pipelined head or body could not be read while the server paused
+  // reading behind a slow response: it is timed from when that response is done.
+  it('a head or body pipelined behind a response slower than channelTimeout is not cut off', async () => {
+    const slowMs = CHANNEL_TIMEOUT_S * 1000 * 2.5;
+    const app: App = (environ, startResponse) => {
+      const answer = (): AppIterable => {
+        const body = Buffer.from(`${String(environ.PATH_INFO)}:${environ['wsgi.input'].read().toString()}`);
+        startResponse('200 OK', [['Content-Length', String(body.length)]]);
+        return [body];
+      };
+      if (environ.PATH_INFO !== '/slow') return answer();
+      return new Promise((resolve) => setTimeout(() => resolve(answer()), slowMs));
+    };
+    const slow = await startServer(app, { channelTimeout: CHANNEL_TIMEOUT_S, cleanupInterval: SWEEP_S });
+    try {
+      const [headEx, bodyEx] = await Promise.all([
+        send(slow.port, [get('/slow') + 'GET /next HTTP/1.1\r\nHo', 'st: x\r\n\r\n'], { responses: 2, pieceDelay: 100, timeout: slowMs + 3000 }),
+        send(slow.port, [get('/slow') + 'POST /next HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab', 'cdef'],
+          { responses: 2, pieceDelay: 100, timeout: slowMs + 3000 }),
+      ]);
+      expect(headEx.responses.map((r) => r.body.toString())).to.deep.equal(['/slow:', '/next:']);
+      expect(bodyEx.responses.map((r) => r.body.toString())).to.deep.equal(['/slow:', '/next:abcdef']);
+    } finally {
+      await slow.close();
+    }
   });
 });
