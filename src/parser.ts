@@ -71,6 +71,24 @@ function lineEnd(head: string, start: number): number {
   return cr;
 }
 
+/**
+ * A CR or LF outside a CRLF pair in `data[start...]`, head bytes still waiting for
+ * their CRLF CRLF; `before` is the head byte just before them (-1 if none). A CR
+ * at the very end is undecided. Such a head is refused at once (contract 15):
+ * one ending its lines in LF alone would otherwise wait for a CRLF CRLF that
+ * never comes, until channelTimeout.
+ */
+function hasBareLineBreak(data: Buffer, start: number, before: number): boolean {
+  if (before === CR && data[start] !== LF) return true;
+  for (let at = data.indexOf(LF, start); at !== -1; at = data.indexOf(LF, at + 1)) {
+    if ((at === start ? before : data[at - 1]) !== CR) return true;
+  }
+  for (let at = data.indexOf(CR, start); at !== -1 && at + 1 < data.length; at = data.indexOf(CR, at + 1)) {
+    if (data[at + 1] !== LF) return true;
+  }
+  return false;
+}
+
 function isAsciiDigit(byte: number): boolean {
   return byte >= 0x30 && byte <= 0x39;
 }
@@ -183,8 +201,11 @@ export class RequestParser {
     const limit = this.#limits.maxRequestHeaderSize;
     if (end === -1) {
       this.#headSize += data.length - start;
+      const tail = this.#headTail;
       if (this.#headSize >= limit) {
         this.#fail(new RequestHeaderFieldsTooLarge(`exceeds max_header of ${limit}`));
+      } else if (hasBareLineBreak(data, start, tail.length === 0 ? -1 : tail[tail.length - 1]!)) {
+        this.#fail(new BadRequest(BARE_CR_OR_LF));
       } else {
         this.#keepHeadBytes(data.subarray(start));
       }

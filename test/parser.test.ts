@@ -102,8 +102,10 @@ describe('RequestParser', () => {
       expect(fed.parser.received(Buffer.from('GET / HTTP/1.0\r\n\r\n'))).to.equal(0);
     });
 
-    it('does not treat LF LF as the end of the head', () => {
-      expect(feed(['GET / HTTP/1.0\n\n']).parser.completed).to.equal(false);
+    it('does not take LF LF for the end of the head: it refuses the bare LF', () => {
+      const fed = feed(['GET / HTTP/1.0\n\n']);
+      expect(fed.parser.headersFinished).to.equal(false);
+      expect(fed.request.error?.status).to.equal(400);
     });
   });
 
@@ -147,6 +149,26 @@ describe('RequestParser', () => {
         expectError(raw, 400, 'Bare CR or LF found in HTTP message');
       });
     }
+
+    // No CRLF CRLF ever comes: the head is refused as soon as the bare byte is in, not at channelTimeout.
+    for (const raw of ['GET / HTTP/1.1\nHost: a\n\n', 'GET / HTTP/1.1\r\nHost: a\n\n', 'GET / HTTP/1.1\rHost: a', 'GET /\n']) {
+      it(`refuses ${JSON.stringify(raw)} before the head is complete, in one read and byte by byte`, () => {
+        for (const pieces of [[raw], bytewise(raw)]) {
+          const fed = feed(pieces);
+          expect(fed.parser.completed).to.equal(true);
+          expect(fed.request.error?.detail).to.equal('Bare CR or LF found in HTTP message');
+        }
+      });
+    }
+
+    it('waits on a CR that ends a read, and takes the LF of the next', () => {
+      const fed = feed(['GET / HTTP/1.1\r', '\nHost: a\r', '\n']);
+      expect(fed.parser.completed).to.equal(false);
+      expect(fed.request.error).to.equal(null);
+      fed.parser.received(Buffer.from('\r\n'));
+      expect(fed.parser.completed).to.equal(true);
+      expect(fed.request.error).to.equal(null);
+    });
   });
 
   describe('header size limit', () => {

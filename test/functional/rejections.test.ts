@@ -119,6 +119,15 @@ describe('rejected input on the wire', () => {
     });
   }
 
+  it('a head whose lines all end in LF alone gets 400 at once, not at channelTimeout', async () => {
+    const ex = await send(srv.port, 'GET / HTTP/1.1\nHost: a\n\n', { timeout: 2000 });
+    expect(ex.responses.map((r) => r.status)).to.deep.equal([400]);
+    expect(ex.responses[0]!.body.toString('latin1')).to.contain('Bare CR or LF');
+    expect(ex.closed).to.equal(true);
+    const ok = await send(srv.port, get('/still-serving'), { responses: 1 });
+    expect(ok.responses[0]!.status).to.equal(200);
+  });
+
   it('a bad request after good pipelined ones: the good ones are answered first, in order', async () => {
     const ex = await send(srv.port, get('/1') + get('/2') + `GET / HTTP/1.1\r\n${H}Foo : bar\r\n\r\n` + get('/3'));
     expect(ex.responses.map((r) => r.status)).to.deep.equal([200, 200, 400]);

@@ -60,13 +60,6 @@ export const KNOWN_CLASSES: KnownClass[] = [
   garconAccepted('request-line-trailing-ows', ['HPE_INVALID_VERSION'], (_g, _at, bytes) => /HTTP\/\d\.\d[ \t]+\r\n/.test(bytes)),
   garconAccepted('content-length-ows', ['HPE_INVALID_CONTENT_LENGTH'], (_g, _at, bytes) => /content-length:[^\r\n]*[ \t]\r\n/i.test(bytes)),
   { id: 'validates-complete-head', matches: (verdict) => verdict.kind === 'garcon-waits' },
-  {
-    // llhttp completes a version-less (HTTP/0.9) or LF-ended request line; garcon waits for CRLF CRLF.
-    id: 'llhttp-lf-or-http09',
-    matches: (verdict, garcon, llhttp, bytes) =>
-      verdict.kind === 'framing' && garcon.reason === 'waiting for the head' && garcon.requests.length === verdict.at &&
-      llhttp.requests.length > verdict.at && /[^\r]\n/.test(bytes.toString('latin1')),
-  },
   { id: 'connect-upgrade', matches: (verdict) => verdict.kind === 'tunnel' },
 ];
 
