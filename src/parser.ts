@@ -21,7 +21,7 @@ import {
 } from './errors.js';
 import { FieldFlag, SP, TCHAR, bytesHold, fieldNameAt, isFieldValueByte, isOws, listElements, nameHashStep, type FieldName } from './header-names.js';
 import { ParsedRequest } from './request.js';
-import { parseRequestTarget } from './request-target.js';
+import { isValidHost, parseRequestTarget } from './request-target.js';
 
 export interface ParserLimits {
   /** A head of this many bytes or more gets 431. */
@@ -47,6 +47,9 @@ const INVALID_HEADER = 'Invalid header';
 const START_LINE_INVALID = 'Start line is invalid';
 /** At most one of each of these (RFC 9112 section 3.2 for Host, RFC 9110 section 8.6 for Content-Length). */
 const SINGLETON_KEYS = new Set(['HTTP_HOST', 'CONTENT_LENGTH', 'CONTENT_TYPE']);
+
+/** The last Host value found valid: clients send the same one request after request. */
+let lastValidHost = '';
 
 /** Thrown inside head processing only, turned into `request.error` at its boundary. */
 class Refusal extends Error {
@@ -147,6 +150,8 @@ export class RequestParser {
   /** The last (up to) 3 bytes of the head so far, to find a terminator split across reads. */
   #headTail: Buffer = EMPTY;
 
+  /** host[:port] of an absolute-form target, which stands for the Host field (RFC 9112 section 3.2.2). */
+  #targetAuthority: string | null = null;
   #bodyRemaining = 0;
   #chunkedDecoder: ChunkedDecoder | null = null;
 
@@ -229,6 +234,10 @@ export class RequestParser {
       this.#headersFinished = true;
     } catch (caught) {
       if (!(caught instanceof Refusal)) throw caught;
+      // A refused head keeps no fields: which were stored before the refusal would
+      // depend on how its bytes arrived (a bare LF is refused before the head is complete).
+      this.request.headers = {};
+      this.request.hopFields = null;
       this.#fail(caught.error);
     }
     return end;
@@ -376,6 +385,7 @@ export class RequestParser {
     request.target = target.target;
     request.path = target.path;
     request.query = target.query;
+    this.#targetAuthority = target.authority;
   }
 
   /** Host, Connection, Transfer-Encoding, Content-Length and Expect (RFC 9112 sections 3.2, 6, 9.3; RFC 9110 10.1.1). */
@@ -383,7 +393,15 @@ export class RequestParser {
     const request = this.request;
     const headers = request.headers;
     const isHttp11 = request.version === '1.1';
-    if (isHttp11 && headers.HTTP_HOST === undefined) refuse(new BadRequest('Missing Host header'));
+    const host = headers.HTTP_HOST;
+    if (host === undefined) {
+      if (isHttp11) refuse(new BadRequest('Missing Host header'));
+    } else if (host !== lastValidHost) {
+      // RFC 9112 section 3.2: 400 for a Host that is not uri-host [":" port]. Apps build URLs from it.
+      if (!isValidHost(host)) refuse(new BadRequest('Invalid Host header'));
+      lastValidHost = host;
+    }
+    if (this.#targetAuthority !== null) headers.HTTP_HOST = this.#targetAuthority;
 
     const hopFields = request.hopFields;
     const connectionField = hopFields?.HTTP_CONNECTION;

@@ -6,9 +6,11 @@
 //   environ collapses the slashes later);
 // - asterisk-form `*` (path `*`);
 // - absolute-form `scheme:hier-part` (RFC 3986 section 4.3). With `//` the
-//   authority is checked for well-formedness and then ignored (RFC 9112 section
-//   3.2.2 lets the server use it, Waitress does not); without `//` the rest is the
-//   path, so `a:b` has path `b`. An authority-form such as `example.com:443`
+//   authority must be a valid host[:port], without userinfo (RFC 9110 section
+//   4.2.4: a phishing device) and, for http(s), not empty (section 4.2.1); the
+//   parser then uses it as the request's Host (RFC 9112 section 3.2.2: the
+//   target wins over the Host field; Waitress ignored it). Without `//` the rest
+//   is the path, so `a:b` has path `b`. An authority-form such as `example.com:443`
 //   therefore reads as scheme `example.com` and path `443`, as in Waitress; CONNECT
 //   is not supported, so the app decides what to do with it.
 // Anything else (`foo`, `?x`, `1a:b`) is refused: RFC 9112 section 3.2 says to
@@ -23,6 +25,8 @@ export interface RequestTarget {
   path: string;
   /** Raw text after the first '?' (before any '#'), '' when absent. */
   query: string;
+  /** host[:port] of an absolute-form target with an authority, or null. */
+  authority: string | null;
 }
 
 function isAlpha(code: number): boolean {
@@ -52,21 +56,39 @@ function isPort(text: string): boolean {
   return true;
 }
 
-/** `[userinfo@]host[:port]` with brackets only around a valid IPv6 literal (RFC 3986 section 3.2). */
-function isWellFormedAuthority(authority: string): boolean {
-  const at = authority.lastIndexOf('@');
-  const userinfo = at === -1 ? '' : authority.slice(0, at);
-  const hostPort = authority.slice(at + 1);
-  if (userinfo.includes('[') || userinfo.includes(']')) return false;
-  if (hostPort.startsWith('[')) {
-    const close = hostPort.indexOf(']');
-    if (close === -1 || !isIPv6(hostPort.slice(1, close))) return false;
-    const rest = hostPort.slice(close + 1);
-    return rest === '' || (rest.startsWith(':') && isPort(rest.slice(1)));
+/** RFC 3986 reg-name bytes: unreserved, sub-delims and '%' (checked as pct-encoded by the caller). */
+function isRegNameChar(code: number): boolean {
+  return isAlpha(code) || isDigit(code) || code === 0x2d || code === 0x2e || code === 0x5f || code === 0x7e || // - . _ ~
+    code === 0x21 || code === 0x24 || (code >= 0x26 && code <= 0x2c) || code === 0x3b || code === 0x3d; // ! $ & ' ( ) * + , ; =
+}
+
+/**
+ * A Host field value or a target's authority without userinfo: uri-host [":" port]
+ * (RFC 9110 section 7.2), uri-host being an IPv6 literal in brackets, or a reg-name
+ * (which covers IPv4 addresses), possibly empty.
+ */
+export function isValidHost(value: string): boolean {
+  let hostEnd = value.length;
+  if (value.charCodeAt(0) === 0x5b) {
+    const close = value.indexOf(']');
+    if (close === -1 || !isIPv6(value.slice(1, close))) return false;
+    return close + 1 === value.length || (value.charCodeAt(close + 1) === 0x3a && isPort(value.slice(close + 2)));
   }
-  if (hostPort.includes('[') || hostPort.includes(']')) return false;
-  const colon = hostPort.lastIndexOf(':');
-  return colon === -1 || isPort(hostPort.slice(colon + 1));
+  const colon = value.indexOf(':');
+  if (colon !== -1) {
+    if (!isPort(value.slice(colon + 1))) return false;
+    hostEnd = colon;
+  }
+  for (let i = 0; i < hostEnd; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x25) {
+      if (i + 2 >= hostEnd || hexValue(value.charCodeAt(i + 1)) === -1 || hexValue(value.charCodeAt(i + 2)) === -1) return false;
+      i += 2;
+    } else if (!isRegNameChar(c)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 function hexValue(code: number): number {
@@ -101,13 +123,10 @@ export function percentDecodePath(raw: string): string {
   return out.toString('latin1', 0, length);
 }
 
-/** The path part of an absolute-form target (after `scheme:`), or null when its authority is malformed. */
-function absolutePath(hierPart: string): string | null {
-  if (!hierPart.startsWith('//')) return hierPart;
-  const slash = hierPart.indexOf('/', 2);
-  const authorityEnd = slash === -1 ? hierPart.length : slash;
-  if (!isWellFormedAuthority(hierPart.slice(2, authorityEnd))) return null;
-  return hierPart.slice(authorityEnd);
+/** `http` or `https`, in any case: their URIs must name a host (RFC 9110 section 4.2.1). */
+function isHttpScheme(scheme: string): boolean {
+  const lower = scheme.toLowerCase();
+  return lower === 'http' || lower === 'https';
 }
 
 /** Parse the target in `head[start, end)` (latin-1 text, one char per byte); null means 400 `Bad URI`. */
@@ -128,15 +147,27 @@ export function parseRequestTarget(head: string, start: number, end: number): Re
   const pathPart = head.slice(start, pathEnd);
   const query = pathEnd < queryEnd ? head.slice(pathEnd + 1, queryEnd) : '';
 
-  let rawPath: string | null;
+  let rawPath: string;
+  let authority: string | null = null;
   if (head.charCodeAt(start) === 0x2f) {
     rawPath = pathPart;
   } else if (target === '*') {
     rawPath = '*';
   } else {
-    const scheme = schemeLength(pathPart);
-    rawPath = scheme === -1 ? null : absolutePath(pathPart.slice(scheme + 1));
+    const schemeEnd = schemeLength(pathPart);
+    if (schemeEnd === -1) return null;
+    rawPath = pathPart.slice(schemeEnd + 1);
+    if (rawPath.startsWith('//')) {
+      const slash = rawPath.indexOf('/', 2);
+      const authorityEnd = slash === -1 ? rawPath.length : slash;
+      authority = rawPath.slice(2, authorityEnd);
+      if (!isValidHost(authority)) return null; // userinfo ('@') included
+      if (authority === '' || authority.charCodeAt(0) === 0x3a) {
+        if (isHttpScheme(pathPart.slice(0, schemeEnd))) return null;
+        authority = null;
+      }
+      rawPath = rawPath.slice(authorityEnd);
+    }
   }
-  if (rawPath === null) return null;
-  return { target, path: percentDecodePath(rawPath), query };
+  return { target, path: percentDecodePath(rawPath), query, authority };
 }

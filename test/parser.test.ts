@@ -276,9 +276,29 @@ describe('RequestParser', () => {
       });
     }
 
-    it('takes the path of an absolute-form target and ignores its authority', () => {
+    it('takes the path of an absolute-form target, and its authority as the Host (RFC 9112 section 3.2.2)', () => {
       const request = parse(`GET http://other.example:81/p?q HTTP/1.1\r\n${HOST}\r\n`);
-      expect([request.path, request.query, request.headers.HTTP_HOST]).to.deep.equal(['/p', 'q', 'example.com']);
+      expect([request.path, request.query, request.headers.HTTP_HOST]).to.deep.equal(['/p', 'q', 'other.example:81']);
+      // HTTP/1.0 may send no Host: the target's authority is the request's host all the same.
+      expect(parse('GET http://other.example/ HTTP/1.0\r\n\r\n').headers.HTTP_HOST).to.equal('other.example');
+      // Without an authority, the Host field stands.
+      expect(parse(`GET a:b HTTP/1.1\r\n${HOST}\r\n`).headers.HTTP_HOST).to.equal('example.com');
+    });
+
+    it('still requires a valid Host on HTTP/1.1 with an absolute-form target', () => {
+      expectError('GET http://other.example/ HTTP/1.1\r\n\r\n', 400, 'Missing Host header');
+      expectError('GET http://other.example/ HTTP/1.1\r\nHost: a b\r\n\r\n', 400, 'Invalid Host header');
+    });
+
+    for (const host of ['a b', 'a/b', 'evil@good', 'a, b', '[::1', 'a:8x', '"a"', '\xe9']) {
+      it(`refuses the Host ${JSON.stringify(host)} (RFC 9112 section 3.2)`, () => {
+        expectError(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 400, 'Invalid Host header');
+      });
+    }
+
+    it('refuses a Host that obs-fold makes invalid, and accepts an empty one', () => {
+      expectError('GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n', 400, 'Invalid Host header');
+      expect(parse('GET / HTTP/1.1\r\nHost:\r\n\r\n').error).to.equal(null);
     });
 
     it('accepts *, a // path and a scheme:path target', () => {

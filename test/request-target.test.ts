@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseRequestTarget, percentDecodePath } from '../src/request-target.js';
+import { isValidHost, parseRequestTarget, percentDecodePath } from '../src/request-target.js';
 
 function parse(target: string | Buffer): ReturnType<typeof parseRequestTarget> {
   const bytes = typeof target === 'string' ? Buffer.from(target, 'latin1') : target;
@@ -11,11 +11,11 @@ function parse(target: string | Buffer): ReturnType<typeof parseRequestTarget> {
 describe('request-target', () => {
   describe('origin-form', () => {
     it('splits path, query and fragment and keeps the raw target', () => {
-      expect(parse('/p/q?a=1&b=%41#frag')).to.deep.equal({ target: '/p/q?a=1&b=%41#frag', path: '/p/q', query: 'a=1&b=%41' });
+      expect(parse('/p/q?a=1&b=%41#frag')).to.deep.equal({ target: '/p/q?a=1&b=%41#frag', path: '/p/q', query: 'a=1&b=%41', authority: null });
     });
 
     it('gives an empty query when there is no "?"', () => {
-      expect(parse('/x')).to.deep.equal({ target: '/x', path: '/x', query: '' });
+      expect(parse('/x')).to.deep.equal({ target: '/x', path: '/x', query: '', authority: null });
     });
 
     it('splits the query at the first "?" only', () => {
@@ -32,8 +32,8 @@ describe('request-target', () => {
   });
 
   describe('absolute-form', () => {
-    it('ignores scheme and authority', () => {
-      expect(parse('http://example.com:81/p?q')).to.deep.equal({ target: 'http://example.com:81/p?q', path: '/p', query: 'q' });
+    it('gives the authority apart from the path (the parser makes it the Host)', () => {
+      expect(parse('http://example.com:81/p?q')).to.deep.equal({ target: 'http://example.com:81/p?q', path: '/p', query: 'q', authority: 'example.com:81' });
     });
 
     it('gives an empty path without one', () => {
@@ -41,10 +41,21 @@ describe('request-target', () => {
       expect(parse('http://example.com?x=1')).to.include({ path: '', query: 'x=1' });
     });
 
-    it('accepts userinfo, an IPv6 literal and an empty port', () => {
-      expect(parse('http://u:p@[::1]:8080/a')).to.include({ path: '/a' });
-      expect(parse('http://[::1]/a')).to.include({ path: '/a' });
-      expect(parse('http://host:/a')).to.include({ path: '/a' });
+    it('accepts an IPv6 literal, an empty port and pct-encoded host bytes', () => {
+      expect(parse('http://[::1]:8080/a')).to.include({ path: '/a', authority: '[::1]:8080' });
+      expect(parse('http://[::1]/a')).to.include({ path: '/a', authority: '[::1]' });
+      expect(parse('http://host:/a')).to.include({ path: '/a', authority: 'host:' });
+      expect(parse('http://a%2Db/')).to.include({ authority: 'a%2Db' });
+    });
+
+    it('refuses userinfo (RFC 9110 section 4.2.4) and an http(s) URI without a host (section 4.2.1)', () => {
+      for (const bad of ['http://u:p@[::1]:8080/a', 'http://evil@good/', 'http:///x', 'HTTPS://:443/x', 'http://']) {
+        expect(parse(bad), bad).to.equal(null);
+      }
+    });
+
+    it('leaves an empty authority of another scheme without a host', () => {
+      expect(parse('file:///etc/x')).to.include({ path: '/etc/x', authority: null });
     });
 
     it('reads scheme:rest without // as scheme and path (RFC 3986 absolute-URI)', () => {
@@ -55,7 +66,7 @@ describe('request-target', () => {
       expect(parse('example.com:443')).to.include({ path: '443' });
     });
 
-    for (const bad of ['http://[::1/', 'http://::1]/', 'http://[zz]/', 'http://[::1]x/', 'http://host:8o/', 'http://a[b/']) {
+    for (const bad of ['http://[::1/', 'http://::1]/', 'http://[zz]/', 'http://[::1]x/', 'http://host:8o/', 'http://a[b/', 'http://a"b/', 'http://a%zzb/', 'http://a{b}/']) {
       it(`refuses the malformed authority in ${bad}`, () => {
         expect(parse(bad)).to.equal(null);
       });
@@ -63,7 +74,16 @@ describe('request-target', () => {
   });
 
   it('accepts the asterisk-form', () => {
-    expect(parse('*')).to.deep.equal({ target: '*', path: '*', query: '' });
+    expect(parse('*')).to.deep.equal({ target: '*', path: '*', query: '', authority: null });
+  });
+
+  describe('isValidHost (a Host value: uri-host [":" port])', () => {
+    for (const good of ['example.com', 'example.com:8080', '127.0.0.1:80', '[::1]', '[::1]:443', 'my_host.local', 'a%2Db', 'host:', '', 'xn--bcher-kva.example', 'a,b']) {
+      it(`accepts ${JSON.stringify(good)}`, () => expect(isValidHost(good)).to.equal(true));
+    }
+    for (const bad of ['a b', 'a/b', 'evil@good', 'a, b', '[::1', '[::1]x', 'a:8x', '"a"', '\u00e9', 'a:1:2', 'a%zz', 'a%2', 'a\tb', '[zz]', '<a>']) {
+      it(`refuses ${JSON.stringify(bad)}`, () => expect(isValidHost(bad)).to.equal(false));
+    }
   });
 
   for (const bad of ['foo', '?x', '1a:b', '*x', '#f', '-a:b']) {

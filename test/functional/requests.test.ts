@@ -79,6 +79,12 @@ describe('request bodies and the environ', () => {
     expect(envOf(ex.responses[0]!.body).HTTP_FOO).to.equal('a b');
   });
 
+  it('an absolute-form target\'s authority is the request\'s host, whatever the Host field says (RFC 9112 section 3.2.2)', async () => {
+    const ex = await send(srv.port, 'GET http://good.example:81/p?q=1 HTTP/1.1\r\nHost: evil.example\r\n\r\n', { responses: 1 });
+    const env = envOf(ex.responses[0]!.body);
+    expect([env.HTTP_HOST, env.PATH_INFO, env.QUERY_STRING, env.REQUEST_URI]).to.deep.equal(['good.example:81', '/p', 'q=1', 'http://good.example:81/p?q=1']);
+  });
+
   it('serves HTTP/1.2 as HTTP/1.1 and skips leading empty lines', async () => {
     const ex = await send(srv.port, `\r\n\r\nGET / HTTP/1.2\r\n${H}\r\n`, { responses: 1 });
     expect(ex.responses[0]!.version).to.equal('HTTP/1.1');

@@ -39,7 +39,7 @@ export const KNOWN_CLASSES: KnownClass[] = [
   garconRefused('start-line', '400 Start line is invalid', '400 Malformed HTTP method'),
   garconRefused('target-syntax', '400 Bad URI'),
   garconRefused('missing-host', '400 Missing Host header'),
-  garconRefused('field-syntax', '400 Invalid header', '400 Malformed header line', '400 Content-Length is invalid'),
+  garconRefused('field-syntax', '400 Invalid header', '400 Malformed header line', '400 Content-Length is invalid', '400 Invalid Host header'),
   garconRefused('chunk-syntax', '400 Invalid chunk size', '400 Invalid chunk extension', '400 Chunk not properly terminated'),
   garconRefused('size-limits', '413 ', '431 '),
   garconAccepted('method-list', ['HPE_INVALID_METHOD'], (garcon, at) => {
