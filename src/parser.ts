@@ -376,6 +376,9 @@ export class RequestParser {
       if (bytes[i]! >= 0x61 && bytes[i]! <= 0x7a) refuse(new BadRequest(`Malformed HTTP method "${method}"`));
     }
     if (major !== 1) refuse(new HttpVersionNotSupported(`HTTP/${major}.${minor} is not supported`));
+    // A WSGI app cannot tunnel, and a client takes any 2xx to CONNECT for an open tunnel,
+    // sending bytes the server would then parse as requests (RFC 9110 sections 9.1, 9.3.6).
+    if (method === 'CONNECT') refuse(new NotImplemented('CONNECT is not supported: garcon does not open tunnels'));
     const request = this.request;
     request.method = method;
     // HTTP/1.x with x > 1 is served as 1.1, the highest minor we speak (RFC 9110 section 2.5).
@@ -413,11 +416,13 @@ export class RequestParser {
 
     const transferEncoding = hopFields?.HTTP_TRANSFER_ENCODING;
     const codings = transferEncoding === undefined ? null : listElements(transferEncoding);
-    if (codings !== null && codings.length > 0) {
+    if (codings !== null) {
       // A 1.0 recipient cannot rely on chunked framing: refusing is the safe
       // answer to a possible smuggling attempt (RFC 9112 section 6.1).
       if (!isHttp11) refuse(new BadRequest('Transfer-Encoding is not allowed in HTTP/1.0 requests'));
-      if (codings.some((coding) => coding !== 'chunked')) {
+      // An empty field is there all the same, and chunked is not its final coding
+      // (RFC 9112 section 6.3): refused, as nginx does, not read as absent.
+      if (codings.length === 0 || codings.some((coding) => coding !== 'chunked')) {
         refuse(new NotImplemented('Transfer-Encoding requested is not supported.'));
       }
       if (codings.length > 1) {

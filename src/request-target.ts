@@ -11,8 +11,8 @@
 //   parser then uses it as the request's Host (RFC 9112 section 3.2.2: the
 //   target wins over the Host field; Waitress ignored it). Without `//` the rest
 //   is the path, so `a:b` has path `b`. An authority-form such as `example.com:443`
-//   therefore reads as scheme `example.com` and path `443`, as in Waitress; CONNECT
-//   is not supported, so the app decides what to do with it.
+//   therefore reads as scheme `example.com` and path `443`, as in Waitress (CONNECT,
+//   its only use, is refused by the parser).
 // Anything else (`foo`, `?x`, `1a:b`) is refused: RFC 9112 section 3.2 says to
 // answer an invalid request-target with 400.
 

@@ -301,6 +301,11 @@ describe('RequestParser', () => {
       expect(parse('GET / HTTP/1.1\r\nHost:\r\n\r\n').error).to.equal(null);
     });
 
+    it('answers CONNECT with 501, whatever its target: garcon opens no tunnels', () => {
+      expectError(`CONNECT example.com:443 HTTP/1.1\r\n${HOST}\r\n`, 501, 'CONNECT is not supported: garcon does not open tunnels');
+      expectError(`CONNECT / HTTP/1.0\r\n\r\n`, 501, 'CONNECT is not supported: garcon does not open tunnels');
+    });
+
     it('accepts *, a // path and a scheme:path target', () => {
       expect(parse(`OPTIONS * HTTP/1.1\r\n${HOST}\r\n`).path).to.equal('*');
       expect(parse(`GET //a/b HTTP/1.1\r\n${HOST}\r\n`).path).to.equal('//a/b');
@@ -509,11 +514,11 @@ describe('RequestParser', () => {
       expect(fed.request.headers).to.not.have.property('HTTP_TRANSFER_ENCODING');
     });
 
-    it('treats an empty value as absent', () => {
-      const request = parse(post('Transfer-Encoding: \r\n'));
-      expect(request.error).to.equal(null);
-      expect(request.chunked).to.equal(false);
-      expect(request.headers).to.not.have.property('HTTP_TRANSFER_ENCODING');
+    it('answers an empty value, or empty elements only, with 501: the field is there and chunked is not final', () => {
+      for (const value of ['', ' ', ',', ' , ,']) {
+        expectError(post(`Transfer-Encoding:${value}\r\nContent-Length: 3\r\n`), 501, 'Transfer-Encoding requested is not supported.');
+      }
+      expectError(post('Transfer-Encoding:\r\n', '1.0'), 400, 'Transfer-Encoding is not allowed in HTTP/1.0 requests');
     });
 
     it('drops Content-Length without validating it and forces a close', () => {

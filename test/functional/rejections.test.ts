@@ -69,6 +69,8 @@ const cases: Case[] = [
   { name: 'gzip, chunked', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`, status: 501, detail: 'Transfer-Encoding requested is not supported.' },
   { name: 'chunked, gzip', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n`, status: 501 },
   { name: 'identity with CL', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: identity\r\nContent-Length: 1\r\n\r\nx`, status: 501 },
+  { name: 'an empty Transfer-Encoding with CL', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding:\r\nContent-Length: 3\r\n\r\nabc`, status: 501 },
+  { name: 'CONNECT, with TLS bytes after it', bytes: `CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01\x00\x05hello`, status: 501, detail: 'CONNECT is not supported' },
   { name: 'folded gzip chunked', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n chunked\r\n\r\n0\r\n\r\n`, status: 501 },
   { name: 'NEL before chunked', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: \x85chunked\r\n\r\n0\r\n\r\n`, status: 501 },
   { name: 'NEL after chunked', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\x85\r\n\r\n0\r\n\r\n`, status: 501 },
