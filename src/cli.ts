@@ -7,10 +7,10 @@
 // configuration or application, a failure to listen, or a shutdown cut short.
 
 import cluster from 'node:cluster';
-import { makeAdjustments } from './adjustments.js';
+import { OPTIONS, makeAdjustments } from './adjustments.js';
 import { loadAppTarget, loadIniApp, splitConfigSpec } from './app-loader.js';
 import { parseCommandLine, usage, type CommandLine } from './cli-args.js';
-import { AppResolutionError, CommandLineError, GarconError } from './errors.js';
+import { AppResolutionError, CommandLineError, GarconError, InvalidOptionError } from './errors.js';
 import { readIni, serverOptionsFromIni, type IniFile } from './ini.js';
 import { createLogger } from './logger.js';
 import { createServer, serve } from './server.js';
@@ -83,7 +83,12 @@ function onShutdownSignals(logger: Logger, close: () => Promise<void>): () => vo
 }
 
 function report(err: unknown, withUsage: boolean): number {
-  const message = err instanceof Error ? err.message : String(err);
+  let message = err instanceof Error ? err.message : String(err);
+  // A bad value from the command line (an ini file's are reported with its key): name the flag typed.
+  if (err instanceof InvalidOptionError && message.startsWith('Invalid value for option')) {
+    const flag = OPTIONS.find((spec) => spec.name === err.option)?.flag;
+    if (flag) message = `${flag}: ${message}`;
+  }
   process.stderr.write(`Error: ${message}\n`);
   if (withUsage) process.stderr.write(`\n${usage()}`);
   // Anything that is not one of ours is a bug or an app failure at import: show where.

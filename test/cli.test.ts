@@ -195,7 +195,7 @@ describe('garcon-serve', () => {
     it('a bad option value or a conflict: exit 1 naming the option', async () => {
       const [a, b] = [run(['--threads=0', 'cli-apps.js:app']), run(['--listen=127.0.0.1:0', '--port=1', 'cli-apps.js:app'])];
       expect((await finished(a)).code).to.equal(1);
-      expect(a.stderr()).to.equal('Error: Invalid value for option "threads": "0" must be at least 1\n');
+      expect(a.stderr()).to.equal('Error: --threads: Invalid value for option "threads": "0" must be at least 1\n');
       expect((await finished(b)).code).to.equal(1);
       expect(b.stderr()).to.equal('Error: Options "host" and "port" may not be set together with "listen"\n');
     });
