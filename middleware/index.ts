@@ -10,6 +10,7 @@
  * import { prefixMiddleware } from 'garcon/middleware';
  *
  * // nginx: location /blog/ { proxy_pass http://127.0.0.1:8080; proxy_set_header X-Forwarded-Host $host; ... }
+ * // The proxy headers come through garcon's trusted-proxy stage; the middleware only moves the path.
  * const app = prefixMiddleware(blogApp, { prefix: '/blog', scheme: 'https' });
  * await serve(app, { listen: '127.0.0.1:8080', trustedProxy: '127.0.0.1', trustedProxyHeaders: 'x-forwarded-for x-forwarded-host' });
  * ```

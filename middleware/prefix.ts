@@ -3,7 +3,12 @@
 // on the way: the prefix is literal text matched by whole path segments (the
 // original used it as a regular expression, so `/james` also cut `/jamesbond`),
 // forcePort keeps bracketed IPv6 hosts whole, and the port implied by an empty
-// forcePort follows the scheme the app will finally see.
+// forcePort follows the scheme the app will finally see. Its header translation
+// is off by default (PasteDeploy's is on): it checks no trust, and two of its
+// headers, X-Forwarded-Server and X-Forwarded-Scheme, are unknown to garcon's
+// trusted-proxy stage, so any client could set SERVER_NAME, HTTP_HOST and the
+// scheme with them; that stage already takes X-Forwarded-For/-Host/-Proto from
+// trusted proxies.
 
 import { InvalidOptionError } from '../src/errors.js';
 import type { App, Environ, Middleware } from '../src/types.js';
@@ -19,9 +24,12 @@ export interface PrefixOptions {
    */
   forcePort?: string | number;
   /**
-   * Take X-Forwarded-Server, -Host, -For and -Scheme/-Proto into the environ (default true).
-   * This step checks no trust: keep garcon's `clearUntrustedProxyHeaders` on (the default) so
-   * that only headers from a trusted proxy reach it.
+   * Take X-Forwarded-Server, -Host, -For and -Scheme/-Proto into the environ (default false;
+   * PasteDeploy's default is true). This step checks no trust, and garcon's proxy stage does
+   * not know X-Forwarded-Server and X-Forwarded-Scheme, so it removes neither: turn this on
+   * only when the proxy in front sets both itself, replacing what a client sent (nginx:
+   * `proxy_set_header X-Forwarded-Server $host;` and `proxy_set_header X-Forwarded-Scheme
+   * $scheme;`). X-Forwarded-Server's last element, the nearest proxy's, is used.
    */
   translateForwardedServer?: boolean;
 }
@@ -63,7 +71,7 @@ function resolveOptions(options: PrefixOptions, names: OptionNames): ResolvedOpt
     prefix,
     scheme: options.scheme === undefined ? null : checkScheme(options.scheme, names.scheme),
     forcePort: options.forcePort === undefined ? null : checkForcePort(options.forcePort, names.forcePort),
-    translate: options.translateForwardedServer ?? true,
+    translate: options.translateForwardedServer ?? false,
   };
 }
 
@@ -106,6 +114,11 @@ function firstElement(value: string): string {
   return first.slice(start, end);
 }
 
+/** Last element of a comma-separated header (the one the nearest proxy added), OWS-trimmed. */
+function lastElement(value: string): string {
+  return firstElement(value.slice(value.lastIndexOf(',') + 1));
+}
+
 /** Remove a header from the environ and return its value, or null when absent. */
 function take(environ: Environ, key: string): string | null {
   const value = environ[key];
@@ -116,7 +129,8 @@ function take(environ: Environ, key: string): string | null {
 
 function translateForwardedHeaders(environ: Environ): void {
   const server = take(environ, 'HTTP_X_FORWARDED_SERVER');
-  if (server !== null) environ.SERVER_NAME = environ.HTTP_HOST = firstElement(server);
+  // The last element: a proxy that appends (Apache's ProxyAddHeaders) puts a client's own value first.
+  if (server !== null) environ.SERVER_NAME = environ.HTTP_HOST = lastElement(server);
   const host = take(environ, 'HTTP_X_FORWARDED_HOST');
   if (host !== null) environ.HTTP_HOST = firstElement(host);
   // The left-most hop is the client as the first proxy saw it; garcon's proxy stage has

@@ -62,40 +62,49 @@ describe('prefixMiddleware', () => {
     });
   });
 
-  describe('step 4: forwarded headers', () => {
-    it('X-Forwarded-Server sets SERVER_NAME and HTTP_HOST from its first element', () => {
-      const env = seen({}, { HTTP_X_FORWARDED_SERVER: 'public.example , other' });
+  describe('step 4: forwarded headers (translateForwardedServer: true)', () => {
+    const on = { translateForwardedServer: true };
+
+    it('is off by default: no header a client could send moves SERVER_NAME, HTTP_HOST or the scheme', () => {
+      const headers = { HTTP_X_FORWARDED_SERVER: 'evil.example', HTTP_X_FORWARDED_SCHEME: 'https' };
+      const env = seen({}, headers);
+      expect([env.SERVER_NAME, env.HTTP_HOST, env['wsgi.url_scheme']]).to.deep.equal(['garcon.invalid', 'backend:8080', 'http']);
+      expect(env).to.include(headers);
+    });
+
+    it('X-Forwarded-Server sets SERVER_NAME and HTTP_HOST from its last element (the nearest proxy\'s)', () => {
+      const env = seen(on, { HTTP_X_FORWARDED_SERVER: 'client-sent.example, public.example ' });
       expect([env.SERVER_NAME, env.HTTP_HOST]).to.deep.equal(['public.example', 'public.example']);
       expect(env).not.to.have.property('HTTP_X_FORWARDED_SERVER');
     });
 
     it('X-Forwarded-Host sets HTTP_HOST only, over X-Forwarded-Server', () => {
-      const env = seen({}, { HTTP_X_FORWARDED_SERVER: 'server.example', HTTP_X_FORWARDED_HOST: 'host.example:8443, x' });
+      const env = seen(on, { HTTP_X_FORWARDED_SERVER: 'server.example', HTTP_X_FORWARDED_HOST: 'host.example:8443, x' });
       expect([env.SERVER_NAME, env.HTTP_HOST]).to.deep.equal(['server.example', 'host.example:8443']);
       expect(env).not.to.have.property('HTTP_X_FORWARDED_HOST');
     });
 
     it('X-Forwarded-For sets REMOTE_ADDR from its left-most hop, REMOTE_HOST untouched', () => {
-      const env = seen({}, { HTTP_X_FORWARDED_FOR: '203.0.113.4, 10.0.0.2' });
+      const env = seen(on, { HTTP_X_FORWARDED_FOR: '203.0.113.4, 10.0.0.2' });
       expect([env.REMOTE_ADDR, env.REMOTE_HOST]).to.deep.equal(['203.0.113.4', '127.0.0.1']);
       expect(env).not.to.have.property('HTTP_X_FORWARDED_FOR');
     });
 
     it('X-Forwarded-Scheme wins over X-Forwarded-Proto, which then stays', () => {
-      const env = seen({}, { HTTP_X_FORWARDED_SCHEME: 'https', HTTP_X_FORWARDED_PROTO: 'http' });
+      const env = seen(on, { HTTP_X_FORWARDED_SCHEME: 'https', HTTP_X_FORWARDED_PROTO: 'http' });
       expect(env['wsgi.url_scheme']).to.equal('https');
       expect(env).not.to.have.property('HTTP_X_FORWARDED_SCHEME');
       expect(env.HTTP_X_FORWARDED_PROTO).to.equal('http');
     });
 
     it('X-Forwarded-Proto alone sets the scheme, lower-cased', () => {
-      const env = seen({}, { HTTP_X_FORWARDED_PROTO: 'HTTPS' });
+      const env = seen(on, { HTTP_X_FORWARDED_PROTO: 'HTTPS' });
       expect(env['wsgi.url_scheme']).to.equal('https');
       expect(env).not.to.have.property('HTTP_X_FORWARDED_PROTO');
     });
 
     it('a scheme other than http/https is dropped, not used', () => {
-      const env = seen({}, { HTTP_X_FORWARDED_SCHEME: 'javascript' });
+      const env = seen(on, { HTTP_X_FORWARDED_SCHEME: 'javascript' });
       expect(env['wsgi.url_scheme']).to.equal('http');
       expect(env).not.to.have.property('HTTP_X_FORWARDED_SCHEME');
     });
@@ -123,7 +132,7 @@ describe('prefixMiddleware', () => {
     it("'' drops the port and uses the scheme's default", () => {
       const http = seen({ forcePort: '' }, { HTTP_HOST: 'example.com:8080' });
       expect([http.HTTP_HOST, http.SERVER_PORT]).to.deep.equal(['example.com', '80']);
-      const https = seen({ forcePort: '' }, { HTTP_HOST: 'example.com:8080', HTTP_X_FORWARDED_PROTO: 'https' });
+      const https = seen({ forcePort: '', translateForwardedServer: true }, { HTTP_HOST: 'example.com:8080', HTTP_X_FORWARDED_PROTO: 'https' });
       expect([https.HTTP_HOST, https.SERVER_PORT]).to.deep.equal(['example.com', '443']);
     });
 
@@ -149,7 +158,7 @@ describe('prefixMiddleware', () => {
     });
 
     it('works on the host taken from X-Forwarded-Host', () => {
-      const env = seen({ forcePort: 443 }, { HTTP_X_FORWARDED_HOST: 'public.example:8000' });
+      const env = seen({ forcePort: 443, translateForwardedServer: true }, { HTTP_X_FORWARDED_HOST: 'public.example:8000' });
       expect(env.HTTP_HOST).to.equal('public.example:443');
     });
 
@@ -202,6 +211,11 @@ describe('prefixFilterFactory', () => {
     expect([env.SCRIPT_NAME, env.PATH_INFO, env['wsgi.url_scheme'], env.HTTP_HOST, env.SERVER_PORT])
       .to.deep.equal(['/blog', '/post', 'https', 'h:8443', '8443']);
     expect(env.HTTP_X_FORWARDED_HOST).to.equal('spoof');
+  });
+
+  it('leaves translate_forwarded_server off unless the file turns it on', () => {
+    const env = filtered({ prefix: '/app' }, { HTTP_X_FORWARDED_SERVER: 'evil.example', HTTP_X_FORWARDED_SCHEME: 'https' });
+    expect([env.HTTP_HOST, env['wsgi.url_scheme']]).to.deep.equal(['h:1', 'http']);
   });
 
   it('an empty force_port means the default port of the scheme', () => {
