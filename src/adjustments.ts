@@ -200,7 +200,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('trustedProxyHeaders', 'set', [], 'Proxy headers to trust: x-forwarded-for, x-forwarded-host, x-forwarded-proto, x-forwarded-port, x-forwarded-by, or forwarded.'),
   row('logUntrustedProxyHeaders', 'bool', false, 'Log a warning when untrusted proxy headers are removed.'),
   row('clearUntrustedProxyHeaders', 'bool', true, 'Remove proxy headers that do not come from a trusted proxy before the app sees them.'),
-  row('urlScheme', 'string', 'http', 'Default wsgi.url_scheme.'),
+  row('urlScheme', 'enum', 'http', 'Default wsgi.url_scheme: http or https.', { choices: ['http', 'https'] }),
   row('urlPrefix', 'prefix', '', 'Mount the app under this path: it becomes SCRIPT_NAME and is removed from PATH_INFO.'),
   row('backlog', 'int', 1024, 'Length of the listen() backlog.', SIZE),
   row('recvBytes', 'int', 8192, 'Most bytes read from a socket at once.', SIZE),

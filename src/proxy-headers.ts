@@ -9,6 +9,7 @@
 import { BadRequest, InvalidOptionError } from './errors.js';
 import type { Adjuster } from './pipeline.js';
 import { PROXY_FIELD_NAMES, isQdtext, isQuotedPairChar, knownEnvironKey, trimOws, type ProxyFieldName } from './header-names.js';
+import { isValidHost } from './request-target.js';
 import { compileTrust, type TrustPredicate } from './trust.js';
 import type { Environ, Logger } from './types.js';
 
@@ -53,7 +54,11 @@ const FORWARDED = known('Forwarded');
 /** What the trusted hops said; '' where they said nothing. */
 interface ForwardedValues {
   clientAddress: string;
+  /** Label naming where `clientAddress` came from, for the malformed-header message. */
+  clientLabel: string;
   host: string;
+  /** Label naming where `host` came from, for the malformed-header message. */
+  hostLabel: string;
   proto: string;
   /** Label naming where `proto` came from, for the malformed-header message. */
   protoLabel: string;
@@ -69,6 +74,18 @@ class MalformedProxyHeader extends Error {
   ) {
     super(reason);
   }
+}
+
+/** A TCP port: 1 to 5 digits, 1-65535 (what SERVER_PORT, REMOTE_PORT and a Host port may say). */
+function isPortNumber(text: string): boolean {
+  if (!/^\d{1,5}$/.test(text)) return false;
+  const port = Number(text);
+  return port >= 1 && port <= 65535;
+}
+
+/** RFC 7239 section 6.3: an obfuscated port, `_` then letters, digits, `.`, `_` or `-`. */
+function isObfuscatedPort(text: string): boolean {
+  return /^_[A-Za-z0-9._-]+$/.test(text);
 }
 
 const DQUOTE = 0x22;
@@ -188,7 +205,7 @@ function parseForwardedElement(element: string, logger: Logger): ForwardedElemen
 
 /** Read RFC 7239 Forwarded, cut it to the trusted hops; the oldest trusted value of each field wins. */
 function readForwarded(environ: Environ, trust: TrustPredicate, maxHops: number, logger: Logger): ForwardedValues {
-  const values: ForwardedValues = { clientAddress: '', host: '', proto: '', protoLabel: 'Forwarded Proto=', port: '' };
+  const values: ForwardedValues = { clientAddress: '', clientLabel: 'Forwarded For=', host: '', hostLabel: 'Forwarded Host=', proto: '', protoLabel: 'Forwarded Proto=', port: '' };
   const raw = environ[FORWARDED.key];
   if (typeof raw !== 'string' || raw === '') return values;
   const kept = lastElements(raw, maxHops);
@@ -228,7 +245,7 @@ interface XForwardedPlan {
 
 /** Read the trusted X-Forwarded-* headers, cutting the list ones to the trusted hops. */
 function readXForwarded(environ: Environ, plan: XForwardedPlan, trust: TrustPredicate, maxHops: number): ForwardedValues {
-  const values: ForwardedValues = { clientAddress: '', host: '', proto: '', protoLabel: XFPROTO.label, port: '' };
+  const values: ForwardedValues = { clientAddress: '', clientLabel: XFF.label, host: '', hostLabel: XFH.label, proto: '', protoLabel: XFPROTO.label, port: '' };
   // X-Forwarded-Host follows the depth proven by X-Forwarded-For: each proxy appends to both.
   let depth = maxHops;
   const forwardedFor = plan.forFor ? environ[XFF.key] : undefined;
@@ -252,8 +269,8 @@ function readXForwarded(environ: Environ, plan: XForwardedPlan, trust: TrustPred
   if (plan.forProto) values.proto = readSingleValue(environ, XFPROTO);
   if (plan.forPort) {
     values.port = readSingleValue(environ, XFPORT);
-    // Stricter than Waitress: a port that is not 1-5 digits would end up in SERVER_PORT and HTTP_HOST.
-    if (values.port !== '' && !/^\d{1,5}$/.test(values.port)) {
+    // Stricter than Waitress: anything but a port would end up in SERVER_PORT and HTTP_HOST.
+    if (values.port !== '' && !isPortNumber(values.port)) {
       throw new MalformedProxyHeader(XFPORT.label, 'Invalid port', values.port);
     }
   }
@@ -274,12 +291,16 @@ function applyForwardedValues(environ: Environ, values: ForwardedValues): void {
   }
   if (values.host !== '') {
     const host = values.host;
+    // Stricter than Waitress: apps build URLs from HTTP_HOST, which the parser holds to the same rule.
+    if (!isValidHost(host)) throw new MalformedProxyHeader(values.hostLabel, 'Invalid host', host);
     const colon = host.lastIndexOf(':');
     if (colon !== -1 && host.charCodeAt(host.length - 1) !== RBRACKET) {
       // host:port -- the port named with the host wins over X-Forwarded-Port.
+      const hostPort = host.slice(colon + 1);
+      if (hostPort !== '' && !isPortNumber(hostPort)) throw new MalformedProxyHeader(values.hostLabel, 'Invalid port', host);
       environ.SERVER_NAME = host.slice(0, colon);
       environ.HTTP_HOST = host;
-      port = host.slice(colon + 1);
+      port = hostPort;
     } else {
       environ.SERVER_NAME = host;
       environ.HTTP_HOST = host;
@@ -293,6 +314,9 @@ function applyForwardedValues(environ: Environ, values: ForwardedValues): void {
   if (port !== '') environ.SERVER_PORT = port;
   if (values.clientAddress !== '') {
     const { address, port: clientPort } = splitAddress(values.clientAddress);
+    if (clientPort !== '' && !isPortNumber(clientPort) && !isObfuscatedPort(clientPort)) {
+      throw new MalformedProxyHeader(values.clientLabel, 'Invalid port', values.clientAddress);
+    }
     environ.REMOTE_ADDR = address;
     environ.REMOTE_HOST = address;
     if (clientPort !== '') environ.REMOTE_PORT = clientPort;

@@ -225,9 +225,8 @@ describe('adjustments', () => {
 
   describe('string options', () => {
     it('keep strings as given', () => {
-      const adj = adjust({ serverName: 'example.com', urlScheme: 'https' });
+      const adj = adjust({ serverName: 'example.com' });
       expect(adj.serverName).to.equal('example.com');
-      expect(adj.urlScheme).to.equal('https');
     });
 
     it('reject non-strings', () => {
@@ -289,11 +288,14 @@ describe('adjustments', () => {
       expect(adjust({ logLevel: 'INFO' }).logLevel).to.equal('info');
       expect(adjust({ logLevel: 'WARNING' }).logLevel).to.equal('warn');
       expect(adjust({ logLevel: 'critical' }).logLevel).to.equal('error');
+      expect(adjust({ urlScheme: 'HTTPS' }).urlScheme).to.equal('https');
     });
 
     it('reject anything else', () => {
       expectInvalid({ accessLogFormat: 'common' }, 'accessLogFormat', 'Invalid value for option "accessLogFormat": "common" is not one of combined, json');
       expectInvalid({ logLevel: 'loud' }, 'logLevel', /is not one of debug, info, warn, error, silent/);
+      // wsgi.url_scheme is http or https (PEP 3333); a proxy's scheme is held to the same two.
+      for (const scheme of ['ftp', 'ws', '']) expectInvalid({ urlScheme: scheme }, 'urlScheme', /is not one of http, https/);
     });
   });
 

@@ -155,10 +155,30 @@ describe('proxy headers', () => {
 
     it('X-Forwarded-Port with a list or a non-numeric value is a 400 (stricter than Waitress)', () => {
       const { adjust } = build({ headers: ['x-forwarded-port'] });
-      for (const value of ['1,2', 'abc', '80abc', '123456', '-1']) {
+      for (const value of ['1,2', 'abc', '80abc', '123456', '-1', '0', '99999', '65536']) {
         expectMalformed(adjust, { HTTP_X_FORWARDED_PORT: value }, 'X-Forwarded-Port');
       }
+      expect(run(adjust, { HTTP_X_FORWARDED_PORT: '65535' }).SERVER_PORT).to.equal('65535');
       expect(run(adjust, { HTTP_X_FORWARDED_PORT: '"9000"' }).SERVER_PORT).to.equal('9000');
+    });
+
+    it('X-Forwarded-Host that is not host[:port], or whose port is not one, is a 400 (stricter than Waitress)', () => {
+      const { adjust } = build({ headers: ['x-forwarded-host'] });
+      for (const value of ['evil.com other', 'user@evil.com', 'evil.com/path', '<script>', '::1', 'example.com:abc', 'example.com:99999', 'example.com:0']) {
+        expectMalformed(adjust, { HTTP_X_FORWARDED_HOST: value }, 'X-Forwarded-Host');
+      }
+      const env = run(adjust, { HTTP_X_FORWARDED_HOST: '[2001:db8::1]:8443' });
+      expect([env.SERVER_NAME, env.HTTP_HOST, env.SERVER_PORT]).to.deep.equal(['[2001:db8::1]', '[2001:db8::1]:8443', '8443']);
+    });
+
+    it('a client hop whose port is not a port is a 400; an RFC 7239 obfuscated port passes', () => {
+      const xff = build({ headers: ['x-forwarded-for'] }).adjust;
+      for (const value of ['1.2.3.4:abc', '1.2.3.4:99999', '[::1]:0']) {
+        expectMalformed(xff, { HTTP_X_FORWARDED_FOR: value }, 'X-Forwarded-For');
+      }
+      const forwarded = build({ headers: ['forwarded'] }).adjust;
+      expectMalformed(forwarded, { HTTP_FORWARDED: 'for="1.2.3.4:abc"' }, 'Forwarded For=');
+      expect(run(forwarded, { HTTP_FORWARDED: 'for="1.2.3.4:_p1"' }).REMOTE_PORT).to.equal('_p1');
     });
 
     it('trusting only X-Forwarded-Proto removes the other five, with a warning when asked', () => {
@@ -265,6 +285,8 @@ describe('proxy headers', () => {
         ['for="1.2.3.4', 'Forwarded'],
         ['by="x', 'Forwarded'],
         ['proto=ftp', 'Forwarded Proto='],
+        ['host="evil.com/x y"', 'Forwarded Host='],
+        ['host=a@b', 'Forwarded Host='],
       ];
       for (const [value, label] of cases) expectMalformed(adjust, { HTTP_FORWARDED: value }, label);
     });
