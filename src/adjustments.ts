@@ -9,6 +9,7 @@ import ipaddr from 'ipaddr.js';
 import { InvalidOptionError } from './errors.js';
 import { PROXY_FIELD_NAMES } from './header-names.js';
 import { createLogger, type LogLevel } from './logger.js';
+import { percentDecodePath } from './request-target.js';
 import type { Logger } from './types.js';
 
 /** One resolved TCP listener address; `host` is numeric and has no brackets. */
@@ -369,7 +370,10 @@ function castPrefix(spec: OptionSpec, value: unknown): string {
   let end = text.length;
   while (start < end && text.charCodeAt(start) === 0x2f) start++;
   while (end > start && text.charCodeAt(end - 1) === 0x2f) end--;
-  return start === end ? '' : `/${text.slice(start, end)}`;
+  if (start === end) return '';
+  // Matched against PATH_INFO, which is percent-decoded bytes, one char each (latin-1): the
+  // prefix is put in that form, so '/a%20b' owns '/a%20b/x' and '/café' a browser's '/caf%C3%A9/x'.
+  return percentDecodePath(Buffer.from(`/${text.slice(start, end)}`, 'utf8').toString('latin1'));
 }
 
 function castSockets(spec: OptionSpec, value: unknown): PreboundSocket[] {

@@ -179,6 +179,7 @@ interface ForwardedElement {
  */
 function parseForwardedElement(element: string, logger: Logger): ForwardedElement {
   const parsed: ForwardedElement = { for: '', host: '', proto: '' };
+  const seen: string[] = [];
   for (const rawPair of element.split(';')) {
     const pair = rawPair.toLowerCase();
     if (pair === '') continue;
@@ -192,6 +193,9 @@ function parseForwardedElement(element: string, logger: Logger): ForwardedElemen
     if (trimOws(value) !== value) {
       throw new MalformedProxyHeader('Forwarded', 'Value may not be surrounded by whitespace', pair);
     }
+    // RFC 7239 section 4: a parameter MUST NOT occur more than once per element (which one would count?).
+    if (seen.includes(token)) throw new MalformedProxyHeader('Forwarded', 'Parameter given twice in one element', element);
+    seen.push(token);
     if (token === 'for' || token === 'host' || token === 'proto') {
       parsed[token] = unquote(value, 'Forwarded');
     } else if (token === 'by') {

@@ -256,6 +256,10 @@ describe('adjustments', () => {
       ['///foo/', '/foo'],
       ['a/b/', '/a/b'],
       [' /x ', '/x'],
+      // In PATH_INFO's form: percent-decoded, non-ASCII as its UTF-8 bytes, one char per byte.
+      ['/a%20b', '/a b'],
+      ['/caf\u00e9', '/caf\u00c3\u00a9'],
+      ['/caf%C3%A9', '/caf\u00c3\u00a9'],
     ];
     for (const [given, expected] of cases) {
       it(`normalises ${JSON.stringify(given)} to ${JSON.stringify(expected)}`, () => {

@@ -287,6 +287,8 @@ describe('proxy headers', () => {
         ['proto=ftp', 'Forwarded Proto='],
         ['host="evil.com/x y"', 'Forwarded Host='],
         ['host=a@b', 'Forwarded Host='],
+        ['for=1.1.1.1;for=2.2.2.2', 'Forwarded'],
+        ['proto=https;Proto=http', 'Forwarded'],
       ];
       for (const [value, label] of cases) expectMalformed(adjust, { HTTP_FORWARDED: value }, label);
     });

@@ -30,7 +30,19 @@ describe('adjustment pipeline on the wire', () => {
     });
   });
 
-  for (const [header, value] of [['X-Forwarded-Proto', 'ftp'], ['X-Forwarded-Port', '80abc'], ['X-Forwarded-For', '"1.2.3.4']]) {
+  it('a non-ASCII urlPrefix matches the percent-encoded UTF-8 path a browser sends', async () => {
+    const srv = await startServer(echo, { urlPrefix: '/caf\u00e9' });
+    try {
+      const ex = await send(srv.port, get('/caf%C3%A9/menu') + get('/cafe/menu'), { responses: 2 });
+      const [inside, outside] = ex.responses.map((r) => envOf(r.body));
+      expect([inside!.SCRIPT_NAME, inside!.PATH_INFO]).to.deep.equal(['/caf\u00c3\u00a9', '/menu']);
+      expect(outside!.PATH_INFO).to.equal('/cafe/menu');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  for (const [header, value] of [['X-Forwarded-Proto', 'ftp'], ['X-Forwarded-Port', '80abc'], ['X-Forwarded-For', '"1.2.3.4'], ['X-Forwarded-Host', 'evil.com/x']]) {
     it(`a malformed ${header} from the trusted proxy is a 400, closed, and the server keeps serving`, async () => {
       const ex = await send(trusted.port, get('/app/', `${header}: ${value}\r\n`));
       expect(ex.responses[0]!.status).to.equal(400);
