@@ -125,6 +125,8 @@ const PUMPING = 64;
 const FLUSH_SCHEDULED = 128;
 /** Inside received(): it flushes when done, so writes need no tick of their own. */
 const RECEIVING = 256;
+/** The next queued request waits for the client to read the responses before it (outbufHighWatermark). */
+const AWAITING_DRAIN = 512;
 
 export class Channel implements TaskChannel, ConnectionInfo {
   readonly socket: net.Socket;
@@ -192,8 +194,16 @@ export class Channel implements TaskChannel, ConnectionInfo {
     return () => !this.#is(CONNECTED);
   }
 
+  /**
+   * False as soon as a write has failed (EPIPE, ECONNRESET: the stream marks itself
+   * errored at once, and destroys itself on the next tick), not only once the
+   * 'close' event comes: that waits for a later turn of the event loop, which an
+   * app streaming synchronously (or from an async generator that never awaits
+   * I/O) would never give it, writing into a dead socket forever.
+   */
   get connected(): boolean {
-    return this.#is(CONNECTED);
+    const socket = this.socket;
+    return this.#is(CONNECTED) && !socket.errored && !socket.destroyed;
   }
 
   get closeRequested(): boolean {
@@ -206,7 +216,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
   }
 
   write(data: string | Uint8Array, onWritten?: () => void): void {
-    if (!this.#is(CONNECTED)) return;
+    if (!this.connected) return;
     if (data.length >= COPY_LIMIT || onWritten !== undefined) {
       // Large bodies go out as they are (no copy), after what was queued before
       // them (a head), in the same writev.
@@ -269,13 +279,19 @@ export class Channel implements TaskChannel, ConnectionInfo {
     this.socket.write(batch);
   }
 
+  /**
+   * More than `limit` bytes wait to be sent, and waiting will end: either some are
+   * still queued here (drained() flushes them) or the socket will emit 'drain'. Below
+   * the socket's own high-water mark (16 KiB) no 'drain' comes, so a smaller limit
+   * counts as reached then: the wait would otherwise never end.
+   */
   needsDrain(limit: number = this.#host.highWatermark): boolean {
-    return this.socket.writableLength + this.#pendingBytes > limit;
+    return this.socket.writableLength + this.#pendingBytes > limit && (this.#pendingBytes > 0 || this.socket.writableNeedDrain);
   }
 
   drained(limit?: number): Promise<void> {
     this.flush();
-    if (!this.#is(CONNECTED) || !this.needsDrain(limit)) return Promise.resolve();
+    if (!this.connected || !this.needsDrain(limit)) return Promise.resolve();
     return new Promise((resolve) => {
       if (this.#drainWaiters === null) this.#drainWaiters = [resolve];
       else this.#drainWaiters.push(resolve);
@@ -371,6 +387,12 @@ export class Channel implements TaskChannel, ConnectionInfo {
     this.#flags |= PUMPING;
     try {
       while (!this.#is(RUNNING) && this.#is(CONNECTED)) {
+        // Between pipelined requests the app's own wait applies: a client that sends
+        // requests and reads no responses must not make the server buffer them all.
+        if (this.#queue !== null && this.needsDrain()) {
+          this.#awaitDrain();
+          return;
+        }
         const request = this.#nextRequest();
         if (request === undefined) {
           if (this.#is(READ_ENDED) || this.#is(CLOSE_WHEN_DONE) || this.#host.closing) this.close();
@@ -389,6 +411,16 @@ export class Channel implements TaskChannel, ConnectionInfo {
     } finally {
       this.#flags &= ~PUMPING;
     }
+  }
+
+  #awaitDrain(): void {
+    if (this.#is(AWAITING_DRAIN)) return;
+    this.#flags |= AWAITING_DRAIN;
+    this.drained().then(() => {
+      this.#flags &= ~AWAITING_DRAIN;
+      this.#runNext();
+      this.#updateReading();
+    });
   }
 
   /** The oldest queued request, taken off the queue (dropped once empty: no array kept while idle). */

@@ -3,7 +3,10 @@
 // CVE-2024-49769), and a client that never reads a large response.
 
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
 import { app as echo } from '../../fixtures/echo.js';
 import type { App } from '../../src/types.js';
 import { get, parseResponses, send, startServer } from '../helpers/http.js';
@@ -80,6 +83,107 @@ describe('faults: load and broken clients', () => {
       expect(after.responses[0]?.status).to.equal(200);
       expect(after.responses[0]?.body.length).to.equal(big.length * 8);
       expect(srv.logger.messages('error')).to.deep.equal([]);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('clients resetting endless sync and async streams: each generator is stopped, the server keeps serving', async function () {
+    this.timeout(30000);
+    // The server runs in a child process: stuck writing into a reset socket, it would freeze this one.
+    const child = spawn(process.execPath, [path.join(__dirname, 'stream-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        readline.createInterface({ input: child.stdout! }).once('line', (line) => resolve(Number(line.split(' ')[1])));
+        child.once('exit', (code) => reject(new Error(`stream server exited with ${code}`)));
+      });
+      const stoppedCount = async () => {
+        const ex = await send(port, get('/stopped'), { responses: 1, timeout: 3000 });
+        expect(ex.responses, 'the server no longer answers').to.have.length(1);
+        return Number(ex.responses[0]!.body.toString());
+      };
+      let expected = 0;
+      for (const route of ['/sync', '/async', '/sync', '/async', '/sync', '/async']) {
+        await new Promise<void>((resolve) => {
+          const socket = net.connect(port, '127.0.0.1', () => socket.write(get(route)));
+          let received = 0;
+          socket.on('error', () => undefined);
+          socket.on('close', () => resolve());
+          socket.on('data', (chunk) => {
+            received += chunk.length;
+            if (received > 256 * 1024) socket.resetAndDestroy();
+          });
+        });
+        expected++;
+        let stopped = await stoppedCount();
+        for (let i = 0; i < 20 && stopped < expected; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          stopped = await stoppedCount();
+        }
+        expect(stopped, `the ${route} generator was not stopped`).to.equal(expected);
+      }
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a client pipelining requests for Array responses and reading none: dispatch waits near outbufHighWatermark', async () => {
+    const body = Buffer.alloc(256 * 1024, 0x63);
+    let calls = 0;
+    const app: App = (environ, startResponse) => {
+      if (environ.PATH_INFO !== '/array') return echo(environ, startResponse);
+      calls++;
+      startResponse('200 OK', [['Content-Length', String(body.length)]]);
+      return [body];
+    };
+    const watermark = 1 << 20;
+    const srv = await startServer(app, { outbufHighWatermark: watermark });
+    const socket = net.connect(srv.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    try {
+      await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+      socket.pause(); // never read
+      socket.write(get('/array').repeat(2000));
+      await new Promise((r) => setTimeout(r, 1500));
+      // What was answered fits in garcon's buffer (the watermark) plus the kernel's socket buffers.
+      expect(calls * body.length).to.be.below(watermark + 32 * 2 ** 20);
+      const other = await send(srv.port, get('/other', '', '1.0'), { responses: 1, timeout: 5000 });
+      expect(other.responses[0]?.status).to.equal(200);
+    } finally {
+      socket.destroy();
+      await srv.close();
+    }
+  });
+
+  it('an outbufHighWatermark below the socket\'s own 16 KiB mark: a slow reader still gets the whole stream', async () => {
+    const chunk = Buffer.alloc(4096, 0x64);
+    const chunks = 2048; // 8 MiB, far past the kernel's buffers
+    const app: App = (_environ, startResponse) => {
+      startResponse('200 OK', [['Content-Length', String(chunk.length * chunks)]]);
+      return (function* () {
+        for (let i = 0; i < chunks; i++) yield chunk;
+      })();
+    };
+    const srv = await startServer(app, { outbufHighWatermark: 1000, channelTimeout: 30 });
+    try {
+      const received = await new Promise<number>((resolve) => {
+        const socket = net.connect(srv.port, '127.0.0.1', () => socket.write(get('/', 'Connection: close\r\n')));
+        let bytes = 0;
+        const timer = setTimeout(() => socket.destroy(), 10000);
+        socket.on('error', () => undefined);
+        // Read in bursts, so the server's writes back up now and then.
+        socket.on('data', (data) => {
+          bytes += data.length;
+          socket.pause();
+          setTimeout(() => socket.resume(), 1);
+        });
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve(bytes);
+        });
+      });
+      // The head plus every body byte: the wait for 'drain' that never comes would stall it.
+      expect(received).to.be.above(chunk.length * chunks);
     } finally {
       await srv.close();
     }
