@@ -186,6 +186,8 @@ function row(
 
 const SIZE = { min: 1 } as const;
 const SECONDS = { min: 0, exclusiveMin: true } as const;
+/** Seconds that become a Node timer: above 2^31 - 1 ms Node fires it after 1 ms instead. */
+const TIMER_SECONDS = { ...SECONDS, max: Math.floor((2 ** 31 - 1) / 1000) } as const;
 
 /** The options table. Order is the order of --help. */
 export const OPTIONS: readonly OptionSpec[] = Object.freeze([
@@ -210,7 +212,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('outbufHighWatermark', 'int', 16777216, 'Pending response bytes above which the app is paused until the client reads.', SIZE),
   row('inbufOverflow', 'int', 524288, 'Request body size at which the body is spooled to a temporary file.', SIZE),
   row('connectionLimit', 'int', 100, 'Most client connections open at once; more wait in the backlog.', SIZE),
-  row('cleanupInterval', 'number', 30, 'Seconds between sweeps for idle connections.', SECONDS),
+  row('cleanupInterval', 'number', 30, 'Seconds between sweeps for idle connections.', TIMER_SECONDS),
   row('channelTimeout', 'number', 120, 'Seconds of silence after which a connection is closed; also the most a request head may take to arrive.', SECONDS),
   row('logSocketErrors', 'bool', true, 'Log socket errors and premature disconnects.'),
   row('maxRequestHeaderSize', 'int', 262144, 'Largest request line plus headers, in bytes (larger gets 431).', SIZE),
@@ -224,7 +226,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('sockets', 'sockets', [], 'Already-open listening sockets to serve on (file descriptor numbers from the command line).'),
   row('channelRequestLookahead', 'int', 0, 'Extra pipelined requests read while one runs; above 0 the app can see client disconnects.', { min: 0 }),
   row('workers', 'int', 1, 'Processes serving the same listeners (node:cluster); each runs up to "threads" requests.', SIZE),
-  row('shutdownTimeout', 'number', 30, 'Seconds a graceful shutdown waits for requests in flight before closing them.', SECONDS),
+  row('shutdownTimeout', 'number', 30, 'Seconds a graceful shutdown waits for requests in flight before closing them.', TIMER_SECONDS),
   row('accessLog', 'access-log', false, 'Log one line per request: on (through the logger on stdout) or to the given file.'),
   row('accessLogFormat', 'enum', 'combined', 'Access log line format: combined (Apache) or json.', { choices: ['combined', 'json'] }),
   row('logLevel', 'enum', 'warn', 'Level of the default stderr logger: debug, info, warn, error or silent (garcon-serve uses info unless told).', {

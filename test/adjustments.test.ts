@@ -196,6 +196,13 @@ describe('adjustments', () => {
       expectInvalid({ channelTimeout: 'soon' }, 'channelTimeout', 'Invalid value for option "channelTimeout": "soon" is not a number');
       expectInvalid({ channelTimeout: '1e3' }, 'channelTimeout', /is not a number/);
     });
+
+    it('that become timers stop where Node\'s timers do (2^31 - 1 ms), not fire after 1 ms past it', () => {
+      expect(adjust({ shutdownTimeout: 2147483, cleanupInterval: '2147483' })).to.include({ shutdownTimeout: 2147483, cleanupInterval: 2147483 });
+      expectInvalid({ shutdownTimeout: 2592000 }, 'shutdownTimeout', /2592000 must be at most 2147483/);
+      expectInvalid({ cleanupInterval: '2592000' }, 'cleanupInterval', /"2592000" must be at most 2147483/);
+      expect(adjust({ channelTimeout: 2592000 }).channelTimeout).to.equal(2592000); // compared, never a timer
+    });
   });
 
   describe('bool options', () => {
