@@ -102,6 +102,14 @@ export class ClientDisconnected extends GarconError {
   }
 }
 
+/** A listener could not be bound (address in use, no permission, a bad descriptor); `cause` is the system error. */
+export class ListenError extends GarconError {
+  constructor(where: string, cause: Error) {
+    super('GARCON_ERR_LISTEN', `Cannot listen on ${where}: ${cause.message}`);
+    this.cause = cause;
+  }
+}
+
 /** garcon-serve could not find or load the application. */
 export class AppResolutionError extends GarconError {
   constructor(message: string) {

@@ -19,6 +19,7 @@ export {
   AppContractError,
   ClientDisconnected,
   InputClosedError,
+  ListenError,
   AppResolutionError,
   ConfigFileError,
 } from './errors.js';

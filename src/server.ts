@@ -10,7 +10,7 @@ import { formatServingUrl, makeAdjustments, resolveListen, type Adjustments, typ
 import { Channel, type ChannelHost, type ListenerInfo } from './channel.js';
 import { monotonicMs } from './clock.js';
 import { buildEnviron, type EnvironSettings } from './environ.js';
-import { HttpError, InvalidOptionError } from './errors.js';
+import { HttpError, InvalidOptionError, ListenError } from './errors.js';
 import { RequestParser, type ParserLimits } from './parser.js';
 import { buildPipeline, type Pipeline } from './pipeline.js';
 import type { ParsedRequest } from './request.js';
@@ -20,9 +20,44 @@ import type { App, Logger } from './types.js';
 /** One listening socket and what the environ says about it. */
 interface Listener extends ListenerInfo {
   server: net.Server;
+  /** Where it listens, as net.Server.address() gives it; for an adopted unix socket descriptor, its path. */
+  address: net.AddressInfo | string | null;
   /** The socket file we created (and remove on close); null for TCP and adopted sockets. */
   ownedPath: string | null;
 }
+
+/**
+ * The path a listening unix socket descriptor is bound to, read from Linux's /proc
+ * (a socket's inode, then its line in /proc/net/unix): Node's address() knows only
+ * the paths it bound itself. Null where that cannot be read or the socket has none.
+ */
+function boundUnixPath(fd: number): string | null {
+  try {
+    const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+    if (inode === undefined) return null;
+    for (const line of fs.readFileSync('/proc/net/unix', 'latin1').split('\n')) {
+      // Num RefCount Protocol Flags Type St Inode Path
+      const columns = line.trim().split(/\s+/);
+      if (columns[6] === inode) return columns[7] ?? null;
+    }
+  } catch {
+    // not Linux, or /proc not mounted
+  }
+  return null;
+}
+
+/** A listener as a start-up error names it. */
+function describeListen(how: net.ListenOptions | net.Server | net.Socket | { fd: number }): string {
+  if (how instanceof net.Server || how instanceof net.Socket) return 'the server given in "sockets"';
+  if ('fd' in how && typeof how.fd === 'number') return `descriptor ${how.fd} (given in "sockets")`;
+  const options = how as net.ListenOptions;
+  if (options.path !== undefined) return `unix socket ${options.path}`;
+  const host = options.host ?? '';
+  return `${net.isIPv6(host) ? `[${host}]` : host}:${options.port}`;
+}
+
+/** The longest unix socket path the kernel takes (sun_path, less its NUL); longer ones are cut silently. */
+const UNIX_PATH_MAX = process.platform === 'linux' ? 107 : 103;
 
 /** Descriptors kept free for listeners, temp files of request bodies, the app's own files. */
 const DESCRIPTOR_RESERVE = 32;
@@ -151,8 +186,7 @@ export class GarconServer implements ChannelHost {
   /** The bound addresses, one per listener, as net.Server.address() gives them. */
   get addresses(): (net.AddressInfo | string)[] {
     const out: (net.AddressInfo | string)[] = [];
-    for (const { server } of this.#listeners) {
-      const address = server.address();
+    for (const { address } of this.#listeners) {
       if (address !== null) out.push(address);
     }
     return out;
@@ -186,6 +220,9 @@ export class GarconServer implements ChannelHost {
     // Under node:cluster the primary owns the socket file (workers.ts replaces a
     // stale one before forking and removes it at shutdown); workers share it.
     const owner = !cluster.isWorker;
+    if (Buffer.byteLength(path) > UNIX_PATH_MAX) {
+      throw new InvalidOptionError('unixSocket', `unixSocket "${path}" is longer than the ${UNIX_PATH_MAX} bytes a unix socket path may have`);
+    }
     if (owner) {
       let stat: fs.Stats | null = null;
       try {
@@ -206,15 +243,20 @@ export class GarconServer implements ChannelHost {
   #listenOn(how: net.ListenOptions | net.Server | net.Socket | { fd: number }, unixPath: string | null): Promise<void> {
     const server = net.createServer({ allowHalfOpen: true, noDelay: true });
     return new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (err: Error) => reject(new ListenError(describeListen(how), err));
+      server.once('error', failed);
       const onListening = () => {
-        server.off('error', reject);
+        server.off('error', failed);
         server.on('error', (err) => this.logger.error('server accept() threw an exception', err));
-        const address = server.address();
+        // Only a unix socket adopted from a descriptor has no address(): its path comes from /proc.
+        const adoptedFd = typeof how === 'object' && 'fd' in how && typeof how.fd === 'number' ? how.fd : null;
+        const address = server.address() ?? (adoptedFd === null ? null : boundUnixPath(adoptedFd));
+        const unix = address === null || typeof address === 'string';
         const listener: Listener = {
           server,
+          address,
           serverPort: typeof address === 'string' ? address : String(address?.port ?? ''),
-          unix: typeof address === 'string',
+          unix,
           ownedPath: unixPath,
         };
         server.on('connection', (socket) => this.#accept(socket, listener));

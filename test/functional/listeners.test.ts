@@ -2,14 +2,15 @@
 // already-open sockets, the "Serving on" lines, and errors at start-up.
 
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import * as sinon from 'sinon';
 import { app as echo } from '../../fixtures/echo.js';
-import { InvalidOptionError } from '../../src/errors.js';
+import { InvalidOptionError, ListenError } from '../../src/errors.js';
 import { createServer, serve } from '../../src/server.js';
 import { get, recordingLogger, send } from '../helpers/http.js';
 
@@ -63,7 +64,9 @@ describe('listeners', () => {
       await second.listen().catch((err: unknown) => {
         error = err;
       });
-      expect((error as NodeJS.ErrnoException).code).to.equal('EADDRINUSE');
+      expect(error).to.be.instanceOf(ListenError).with.property('code', 'GARCON_ERR_LISTEN');
+      expect((error as ListenError).message).to.match(new RegExp(`^Cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      expect(((error as ListenError).cause as NodeJS.ErrnoException).code).to.equal('EADDRINUSE');
       expect(second.addresses).to.deep.equal([]);
     } finally {
       await first.close();
@@ -109,6 +112,51 @@ describe('listeners', () => {
       }
     });
 
+    it('refuses a path longer than a unix socket path may be, naming the option, and leaves nothing behind', async () => {
+      const long = path.join(os.tmpdir(), `${'x'.repeat(120)}.sock`);
+      let error: unknown;
+      await createServer(echo, { unixSocket: long, logger: recordingLogger() }).listen().catch((err: unknown) => {
+        error = err;
+      });
+      expect(error).to.be.instanceOf(InvalidOptionError).with.property('option', 'unixSocket');
+      expect(String(error)).to.match(/is longer than the 10[37] bytes/);
+      expect(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith('xxxxxxxxxx'))).to.deep.equal([]);
+    });
+
+    it('adopts one from a descriptor (systemd style): its path is printed and its peers are unix peers', async function () {
+      if (!fs.existsSync('/proc/net/unix')) this.skip(); // the path of an adopted descriptor comes from Linux's /proc
+      this.timeout(20000);
+      // A parent binds the socket, hands it to the server as descriptor 3, and dies
+      // without closing it (a clean close would remove the file).
+      const child = path.join(__dirname, 'adopted-unix-server.js');
+      const code = `const net = require('net'); const { spawn } = require('child_process');
+        const s = net.createServer().listen(${JSON.stringify(sock)}, () => {
+          spawn(process.execPath, [${JSON.stringify(child)}], { stdio: ['ignore', 'inherit', 'inherit', s._handle.fd] });
+          process.kill(process.pid, 'SIGKILL');
+        });`;
+      const parent = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const lines: string[] = [];
+      const pid = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ready line: ${lines.join(' | ')}`)), 10000);
+        readline.createInterface({ input: parent.stdout! }).on('line', (line) => {
+          lines.push(line);
+          if (line.startsWith('ready ')) {
+            clearTimeout(timer);
+            resolve(Number(line.slice(6)));
+          }
+        });
+      });
+      try {
+        expect(lines).to.include(`Serving on http://unix:${sock}`);
+        // Trusted as a proxy by trustedProxy 'unix' (contract 14): the forwarded client wins.
+        const ex = await send(0, get('/', 'X-Forwarded-For: 203.0.113.7\r\n'), { responses: 1, path: sock });
+        const env = envOf(ex.responses[0]!.body);
+        expect([env.REMOTE_ADDR, env.SERVER_PORT]).to.deep.equal(['203.0.113.7', sock]);
+      } finally {
+        process.kill(pid, 'SIGTERM');
+      }
+    });
+
     it('refuses to replace a file that is not a socket', async () => {
       fs.writeFileSync(sock, 'precious');
       let error: unknown;
@@ -119,6 +167,15 @@ describe('listeners', () => {
       expect(String(error)).to.contain('is not a socket');
       expect(fs.readFileSync(sock, 'utf8')).to.equal('precious');
     });
+  });
+
+  it('a descriptor that cannot listen is a ListenError naming it', async () => {
+    let error: unknown;
+    await createServer(echo, { sockets: [99999], logger: recordingLogger() }).listen().catch((err: unknown) => {
+      error = err;
+    });
+    expect(error).to.be.instanceOf(ListenError);
+    expect(String(error)).to.contain('Cannot listen on descriptor 99999 (given in "sockets")');
   });
 
   it('adopts an already-open listening socket (socket activation)', async () => {
