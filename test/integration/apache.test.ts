@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { app as echo } from '../../fixtures/echo.js';
-import { startServer, type Running } from '../helpers/http.js';
+import { send, startServer, type Running } from '../helpers/http.js';
 import {
   CLIENT_ADDRESS,
   PROXY_HEADERS,
@@ -75,6 +75,21 @@ describe('Apache httpd in front of garcon (apache/garcon.conf)', function () {
       HTTP_HOST: `${PUBLIC_HOST}:${port}`,
       HTTP_X_FORWARDED_HOST: `${PUBLIC_HOST}:${port}`,
     });
+  });
+
+  it('refuses a request for another host in its default vhost (403), so no forged Host reaches the app', async () => {
+    const response = await request({ port: proxy!.port, path: '/', host: 'evil.example' });
+    expect(response.status).to.equal(403);
+    expect(response.body.toString()).not.to.contain('evil.example');
+    // Without a Host (HTTP/1.0) mod_proxy_http would pass a client's X-Forwarded-Host on alone.
+    const bare = await send(proxy!.port, 'GET / HTTP/1.0\r\nX-Forwarded-Host: evil.example:443\r\n\r\n');
+    expect(bare.responses[0]?.status).to.equal(403);
+  });
+
+  it('does not let a client strip X-Forwarded-Proto/-Port by naming them in Connection', async () => {
+    const { port } = proxy!;
+    const environ = environOf(await request({ port, path: '/', headers: { Connection: 'close, X-Forwarded-Proto, X-Forwarded-Port' } }));
+    expect(environ).to.include({ 'wsgi.url_scheme': 'http', SERVER_PORT: String(port), HTTP_X_FORWARDED_PORT: String(port) });
   });
 
   it('carries a request body intact', async () => {

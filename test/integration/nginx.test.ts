@@ -105,6 +105,34 @@ describe('nginx in front of garcon', function () {
       });
     });
 
+    it('never passes a request for another host on (444: closed unanswered), so no forged Host reaches the app', async () => {
+      for (const host of ['evil.example', `127.0.0.1:${proxy!.port}`]) {
+        let error: unknown;
+        await request({ port: proxy!.port, path: '/', host }).catch((err: unknown) => {
+          error = err;
+        });
+        expect(error, host).to.be.instanceOf(Error);
+      }
+      const ok = await request({ port: proxy!.port, path: '/' });
+      expect(ok.status).to.equal(200);
+    });
+
+    it('sets X-Real-IP itself and drops the X-Forwarded-Server/-Scheme/-Prefix/-Ssl a client sent', async () => {
+      const environ = environOf(await request({
+        port: proxy!.port,
+        path: '/',
+        headers: {
+          'X-Real-IP': '203.0.113.66',
+          'X-Forwarded-Server': 'evil.example',
+          'X-Forwarded-Scheme': 'https',
+          'X-Forwarded-Prefix': '/evil',
+          'X-Forwarded-Ssl': 'on',
+        },
+      }));
+      expect(environ.HTTP_X_REAL_IP).to.equal(CLIENT_ADDRESS);
+      expect(environ).not.to.have.any.keys('HTTP_X_FORWARDED_SERVER', 'HTTP_X_FORWARDED_SCHEME', 'HTTP_X_FORWARDED_PREFIX', 'HTTP_X_FORWARDED_SSL');
+    });
+
     it('reuses its upstream connections: far fewer garcon connections than requests', async () => {
       const requests = 40;
       const peerPorts = new Set<string>();
@@ -250,9 +278,9 @@ describe('nginx in front of garcon', function () {
 
     before(async () => {
       withUrlPrefix = await startServer(echo, { ...BEHIND_NGINX, urlPrefix: '/prefix' });
-      // garcon has already applied the trusted X-Forwarded-* headers (with the port), so
-      // the middleware is told not to translate them a second time.
-      withMiddleware = await startServer(prefixMiddleware(echo, { prefix: '/legacy', translateForwardedServer: false }), BEHIND_NGINX);
+      // garcon has already applied the trusted X-Forwarded-* headers (with the port): the
+      // middleware's own translation stays off (its default).
+      withMiddleware = await startServer(prefixMiddleware(echo, { prefix: '/legacy' }), BEHIND_NGINX);
       proxy = await startNginx(nginx, {
         template: 'garcon-prefix.conf.template',
         values: {
@@ -286,6 +314,17 @@ describe('nginx in front of garcon', function () {
       const response = await request({ port: proxy!.port, path: '/prefixed/page' });
       expect(response.status).to.equal(404);
       expect(response.headers.server).to.match(/^nginx/);
+    });
+
+    it('sends the path nginx matched: dot segments are resolved before garcon splits the prefix', async () => {
+      const { port } = proxy!;
+      expect(environOf(await request({ port, path: '/other/../prefix/a' }))).to.include({ SCRIPT_NAME: '/prefix', PATH_INFO: '/a' });
+      expect(environOf(await request({ port, path: '/prefix/admin/../x?q=%20' }))).to.include({ PATH_INFO: '/x', QUERY_STRING: 'q=%20' });
+      expect(environOf(await request({ port, path: '/prefix/a%20b' })).PATH_INFO).to.equal('/a b');
+    });
+
+    it('passes /legacy without its slash to the PrefixMiddleware app too (no redirect)', async () => {
+      expect(environOf(await request({ port: proxy!.port, path: '/legacy' }))).to.include({ SCRIPT_NAME: '/legacy', PATH_INFO: '/' });
     });
 
     it('splits SCRIPT_NAME and PATH_INFO with PrefixMiddleware, and the app rebuilds the URL the client typed', async () => {
