@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import type { Adjustments } from './adjustments.js';
 import { InvalidOptionError } from './errors.js';
+import type { Logger } from './types.js';
 
 /** What the server reports about one finished response. */
 export interface AccessEntry {
@@ -59,8 +60,13 @@ export function durationMs(entry: AccessEntry): number {
   return Number((entry.endTime - entry.startTime) / 1000n) / 1000;
 }
 
-/** One line in Apache combined format followed by the response time in milliseconds. */
-export function formatCombined(entry: AccessEntry, now: Date = new Date()): string {
+/** When the request came in (Apache's %t), as a wall-clock time: `now` less the request's duration. */
+export function receivedAt(entry: AccessEntry, now: number = Date.now()): Date {
+  return new Date(now - Number(entry.endTime - entry.startTime) / 1e6);
+}
+
+/** One line in Apache combined format followed by the response time in milliseconds; `received` is %t. */
+export function formatCombined(entry: AccessEntry, received: Date = receivedAt(entry)): string {
   const env = entry.environ;
   // Parts the server never learnt (a request line it could not read) are left out: that line reads "-".
   const requestLine = [field(env, 'REQUEST_METHOD'), field(env, 'REQUEST_URI'), field(env, 'SERVER_PROTOCOL')]
@@ -68,18 +74,18 @@ export function formatCombined(entry: AccessEntry, now: Date = new Date()): stri
   const status = entry.status.slice(0, 3);
   const dash = (text: string) => (text === '' ? '-' : escapeLogField(text));
   return (
-    `${dash(field(env, 'REMOTE_ADDR'))} - ${dash(field(env, 'REMOTE_USER'))} ${apacheTime(now)} ` +
+    `${dash(field(env, 'REMOTE_ADDR'))} - ${dash(field(env, 'REMOTE_USER'))} ${apacheTime(received)} ` +
     `"${escapeLogField(requestLine)}" ${status} ${entry.bytesSent === 0 ? '-' : entry.bytesSent} ` +
     `"${dash(field(env, 'HTTP_REFERER'))}" "${dash(field(env, 'HTTP_USER_AGENT'))}" ${durationMs(entry).toFixed(3)}ms`
   );
 }
 
-/** One JSON object per line (JSON.stringify escapes control characters itself). */
-export function formatJson(entry: AccessEntry, now: Date = new Date()): string {
+/** One JSON object per line (JSON.stringify escapes control characters itself); `time` is when the request came in. */
+export function formatJson(entry: AccessEntry, received: Date = receivedAt(entry)): string {
   const env = entry.environ;
   const optional = (key: string) => field(env, key) || null;
   return JSON.stringify({
-    time: now.toISOString(),
+    time: received.toISOString(),
     remoteAddr: field(env, 'REMOTE_ADDR'),
     remoteUser: optional('REMOTE_USER'),
     method: field(env, 'REQUEST_METHOD'),
@@ -93,35 +99,121 @@ export function formatJson(entry: AccessEntry, now: Date = new Date()): string {
   });
 }
 
-/** Where access lines go. */
-type Sink = (line: string) => void;
+/** Where access lines go; may throw (a full disk, a closed pipe). */
+interface Sink {
+  write(line: string): void;
+  /** Open the file again under its name (after logrotate moved it); a no-op for other sinks. */
+  reopen(): void;
+  close(): void;
+}
 
-function openFileSink(file: string): Sink {
-  let fd: number;
+function openLogFile(file: string): number {
   try {
     // Append mode: lines from several worker processes interleave whole, never torn.
-    fd = fs.openSync(file, 'a');
+    return fs.openSync(file, 'a');
   } catch (err) {
     throw new InvalidOptionError('accessLog', `Cannot open access log "${file}": ${(err as Error).message}`);
   }
-  // Synchronous appends: a line is on disk before the next request, and none is lost if the process exits.
-  return (line) => {
-    fs.writeSync(fd, line + '\n');
+}
+
+function fileSink(file: string): Sink {
+  let fd: number | null = openLogFile(file);
+  return {
+    // Synchronous appends: a line is on disk before the next request, and none is lost if the process exits.
+    write: (line) => {
+      if (fd !== null) fs.writeSync(fd, line + '\n');
+    },
+    reopen: () => {
+      const next = openLogFile(file);
+      if (fd !== null) fs.closeSync(fd);
+      fd = next;
+    },
+    close: () => {
+      if (fd !== null) fs.closeSync(fd);
+      fd = null;
+    },
   };
 }
 
+function stdoutSink(): Sink {
+  let broken = false;
+  // A reader that went away (garcon-serve --access-log | head) makes stdout emit
+  // EPIPE as an 'error' event, which would otherwise end the process.
+  const onError = () => {
+    broken = true;
+  };
+  process.stdout.on('error', onError);
+  return {
+    write: (line) => {
+      if (broken) throw new Error('stdout is closed (EPIPE)');
+      process.stdout.write(line + '\n');
+    },
+    reopen: () => undefined,
+    close: () => {
+      process.stdout.off('error', onError);
+    },
+  };
+}
+
+/** The access log of one server: never throws into a request, whatever its sink does. */
+export class AccessLog {
+  readonly #sink: Sink;
+  readonly #format: (entry: AccessEntry) => string;
+  readonly #logger: Logger;
+  /** A write failed and was reported; the next success says so. */
+  #failing = false;
+
+  constructor(sink: Sink, format: (entry: AccessEntry) => string, logger: Logger) {
+    this.#sink = sink;
+    this.#format = format;
+    this.#logger = logger;
+  }
+
+  /** Log one response. A failure (disk full, EPIPE, a throwing logger) is reported once, not thrown. */
+  write(entry: AccessEntry): void {
+    try {
+      this.#sink.write(this.#format(entry));
+      if (this.#failing) {
+        this.#failing = false;
+        this.#logger.warn('access log writable again');
+      }
+    } catch (err) {
+      if (this.#failing) return;
+      this.#failing = true;
+      try {
+        this.#logger.error('Cannot write the access log; lines are dropped until it works again', err);
+      } catch {
+        // the logger failing too has nowhere left to report to
+      }
+    }
+  }
+
+  /** Reopen a log file by its name (logrotate's move-and-reopen; garcon-serve does it on SIGHUP). */
+  reopen(): void {
+    this.#sink.reopen();
+  }
+
+  close(): void {
+    this.#sink.close();
+  }
+}
+
 /**
- * The per-response hook for adj.accessLog, or null when the access log is off.
- * `true` writes to stdout, or through the logger's info() when a logger was
- * given (so pino users get structured routing); a string is a file to append to.
- * Throws InvalidOptionError at start-up when the file cannot be opened.
+ * The access log for adj.accessLog, or null when it is off. `true` writes to
+ * stdout, or through the logger's info() when a logger was given (so pino users
+ * get structured routing); a string is a file to append to. Throws
+ * InvalidOptionError at start-up when the file cannot be opened.
  */
-export function createAccessLog(adj: Adjustments): ((entry: AccessEntry) => void) | null {
+export function createAccessLog(adj: Adjustments): AccessLog | null {
   if (adj.accessLog === false) return null;
   let sink: Sink;
-  if (typeof adj.accessLog === 'string') sink = openFileSink(adj.accessLog);
-  else if (adj.explicit.has('logger')) sink = (line) => adj.logger.info(line);
-  else sink = (line) => process.stdout.write(line + '\n');
+  if (typeof adj.accessLog === 'string') {
+    sink = fileSink(adj.accessLog);
+  } else if (adj.explicit.has('logger')) {
+    sink = { write: (line) => adj.logger.info(line), reopen: () => undefined, close: () => undefined };
+  } else {
+    sink = stdoutSink();
+  }
   const format = adj.accessLogFormat === 'json' ? formatJson : formatCombined;
-  return (entry) => sink(format(entry));
+  return new AccessLog(sink, format, adj.logger);
 }

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { InvalidOptionError } from './errors.js';
 import { PROXY_FIELD_NAMES } from './header-names.js';
-import { createLogger, type LogLevel } from './logger.js';
+import { createLogger, guardLogger, type LogLevel } from './logger.js';
 import { percentDecodePath } from './request-target.js';
 import type { Logger } from './types.js';
 
@@ -543,7 +543,8 @@ export function makeAdjustments(options: Record<string, unknown> = {}): Adjustme
   const has = (name: string) => explicit.has(name);
 
   const logLevel = get<LogLevel>('logLevel');
-  const logger = values.has('logger') ? get<Logger>('logger') : createLogger(logLevel);
+  // A logger of the user's is guarded: one that throws must not fail a request or crash the server.
+  const logger = values.has('logger') ? guardLogger(get<Logger>('logger')) : createLogger(logLevel);
 
   // Waitress 1.4 conflicts: one way of choosing listeners at a time.
   const hostOrPort = has('host') || has('port');

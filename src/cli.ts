@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // garcon-serve: serve an application from the command line or an ini file, with
-// graceful shutdown on SIGTERM/SIGINT (a second signal exits at once) and
-// optional worker processes.
+// graceful shutdown on SIGTERM/SIGINT (a second signal exits at once), the
+// access log reopened on SIGHUP, and optional worker processes.
 //
 // Exit codes: 0 after a graceful shutdown or --help; 1 for a bad command line,
 // configuration or application, a failure to listen, or a shutdown cut short.
@@ -13,7 +13,7 @@ import { parseCommandLine, usage, type CommandLine } from './cli-args.js';
 import { AppResolutionError, CommandLineError, GarconError, InvalidOptionError } from './errors.js';
 import { readIni, serverOptionsFromIni, type IniFile } from './ini.js';
 import { createLogger } from './logger.js';
-import { createServer, serve } from './server.js';
+import { createServer, serve, type GarconServer } from './server.js';
 import type { App, Logger } from './types.js';
 import { runPrimary, serveAsWorker } from './workers.js';
 
@@ -82,6 +82,21 @@ function onShutdownSignals(logger: Logger, close: () => Promise<void>): () => vo
   return begin;
 }
 
+/**
+ * SIGHUP: reopen the access log file by its name, after logrotate moved it (its
+ * default would end the process at once, requests in flight and all).
+ */
+function onReopenSignal(server: GarconServer): void {
+  process.on('SIGHUP', () => {
+    try {
+      server.reopenLogFiles();
+      server.logger.info('SIGHUP received: log files reopened');
+    } catch (err) {
+      server.logger.error('SIGHUP received: cannot reopen the access log', err);
+    }
+  });
+}
+
 function report(err: unknown, withUsage: boolean): number {
   let message = err instanceof Error ? err.message : String(err);
   // A bad value from the command line (an ini file's are reported with its key): name the flag typed.
@@ -129,9 +144,11 @@ export async function main(argv: readonly string[]): Promise<number | null> {
     if (cluster.isWorker) {
       const server = await createServer(app, p.options).listen();
       serveAsWorker(server.addresses, onShutdownSignals(server.logger, () => server.close()));
+      onReopenSignal(server);
     } else {
       const server = await serve(app, p.options);
       onShutdownSignals(server.logger, () => server.close());
+      onReopenSignal(server);
     }
     return null;
   } catch (err) {

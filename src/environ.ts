@@ -34,6 +34,9 @@ const WSGI_VERSION: [number, number] = [1, 0];
 /** wsgi.errors: the process's stderr, as PEP 3333 asks for a text stream. */
 const errorStream: ErrorStream = {
   write: (text: string) => process.stderr.write(text),
+  writelines: (lines: Iterable<string>) => {
+    for (const line of lines) process.stderr.write(line);
+  },
   flush: () => undefined,
 };
 

@@ -83,6 +83,15 @@ function isPortNumber(text: string): boolean {
   return port >= 1 && port <= 65535;
 }
 
+/**
+ * A client address as REMOTE_ADDR may hold it: an IPv4 or IPv6 address (with a
+ * zone), `unknown`, an RFC 7239 obfuscated name, or a name, but nothing that
+ * could split the access log's fields or lines (a space, a quote, a backslash).
+ */
+function isClientAddress(text: string): boolean {
+  return /^[A-Za-z0-9._:%-]+$/.test(text);
+}
+
 /** RFC 7239 section 6.3: an obfuscated port, `_` then letters, digits, `.`, `_` or `-`. */
 function isObfuscatedPort(text: string): boolean {
   return /^_[A-Za-z0-9._-]+$/.test(text);
@@ -318,6 +327,7 @@ function applyForwardedValues(environ: Environ, values: ForwardedValues): void {
   if (port !== '') environ.SERVER_PORT = port;
   if (values.clientAddress !== '') {
     const { address, port: clientPort } = splitAddress(values.clientAddress);
+    if (!isClientAddress(address)) throw new MalformedProxyHeader(values.clientLabel, 'Invalid address', values.clientAddress);
     if (clientPort !== '' && !isPortNumber(clientPort) && !isObfuscatedPort(clientPort)) {
       throw new MalformedProxyHeader(values.clientLabel, 'Invalid port', values.clientAddress);
     }

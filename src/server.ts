@@ -5,7 +5,7 @@
 import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { createAccessLog, type AccessEntry } from './access-log.js';
+import { createAccessLog, type AccessLog } from './access-log.js';
 import { formatServingUrl, makeAdjustments, resolveListen, type Adjustments, type ServeOptions } from './adjustments.js';
 import { Channel, type ChannelHost, type ListenerInfo } from './channel.js';
 import { monotonicMs } from './clock.js';
@@ -80,7 +80,7 @@ export class GarconServer implements ChannelHost {
   readonly #parserLimits: ParserLimits;
   readonly #environSettings: EnvironSettings;
   readonly #taskSettings: TaskSettings;
-  readonly #accessLog: ((entry: AccessEntry) => void) | null;
+  readonly #accessLog: AccessLog | null;
   readonly #listeners: Listener[] = [];
   readonly #channels = new Set<Channel>();
   /** Accepted sockets held unread while the connection limit is reached (the excess waits). */
@@ -116,7 +116,7 @@ export class GarconServer implements ChannelHost {
       ident: adj.ident,
       exposeTracebacks: adj.exposeTracebacks,
       logger: adj.logger,
-      onResponse: this.#accessLog,
+      accessLog: this.#accessLog,
     };
   }
 
@@ -154,7 +154,7 @@ export class GarconServer implements ChannelHost {
     if (this.#accessLog === null) return;
     // What the parser got before refusing; an unreadable request line is logged as "-".
     const lineParsed = request.target !== '';
-    this.#accessLog({
+    this.#accessLog.write({
       environ: {
         REMOTE_ADDR: channel.remoteAddr,
         REQUEST_METHOD: lineParsed ? request.method : '-',
@@ -421,8 +421,14 @@ export class GarconServer implements ChannelHost {
       cutoff.unref();
       await Promise.all([allClosed, listenersClosed]);
       clearTimeout(cutoff);
+      this.#accessLog?.close();
     })();
     return this.#closing;
+  }
+
+  /** Open the access log file again by its name, after logrotate moved it (garcon-serve: SIGHUP). */
+  reopenLogFiles(): void {
+    this.#accessLog?.reopen();
   }
 
   async #closeListeners(): Promise<void> {
@@ -451,7 +457,13 @@ export function createServer(app: App, options: ServeOptions | Record<string, un
  * await server.close();
  */
 export async function serve(app: App, options: ServeOptions | Record<string, unknown> = {}): Promise<GarconServer> {
-  const server = await new GarconServer(app, options).listen();
+  const server = new GarconServer(app, options);
+  try {
+    await server.listen();
+  } catch (err) {
+    await server.close(); // the access log file it opened
+    throw err;
+  }
   for (const address of server.addresses) process.stdout.write(`Serving on ${formatServingUrl(address)}\n`);
   return server;
 }

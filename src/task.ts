@@ -5,7 +5,7 @@
 // Synchronous apps run without a single Promise: the task only goes async when
 // the app returns a Promise or an AsyncIterable, or the socket needs to drain.
 
-import type { AccessEntry } from './access-log.js';
+import type { AccessLog } from './access-log.js';
 import { AppContractError, ClientDisconnected, HttpError, InternalServerError } from './errors.js';
 import { streamFile } from './file-sender.js';
 import { FileWrapper } from './file-wrapper.js';
@@ -32,8 +32,8 @@ export interface TaskSettings {
   ident: string | null;
   exposeTracebacks: boolean;
   logger: Logger;
-  /** Called once per finished response (the access log), or null. */
-  onResponse: ((entry: AccessEntry) => void) | null;
+  /** Told once per finished response, or null. */
+  accessLog: AccessLog | null;
 }
 
 /** Told once per task when its response is complete; `keepAlive`: the connection may carry another request. */
@@ -78,7 +78,7 @@ export class Task {
     this.channel = channel;
     this.#settings = settings;
     this.#finishedHook = finished;
-    this.#startTime = settings.onResponse ? process.hrtime.bigint() : 0n;
+    this.#startTime = settings.accessLog ? process.hrtime.bigint() : 0n;
   }
 
   /** Run the app on an environ the pipeline has already adjusted. */
@@ -323,8 +323,8 @@ export class Task {
 
   #end(status: string, keepAlive: boolean): void {
     this.#finished = true;
-    if (this.#settings.onResponse && this.#environ) {
-      this.#settings.onResponse({
+    if (this.#settings.accessLog && this.#environ) {
+      this.#settings.accessLog.write({
         environ: this.#environ,
         status,
         bytesSent: this.#bytesSent,
@@ -346,8 +346,13 @@ export class Task {
     }
   }
 
+  /**
+   * The request as log messages name it: its target as sent (REQUEST_URI), which the
+   * parser holds to visible ASCII, never the decoded path, whose %0A or %1B would
+   * let a client write a line or a terminal escape of its own into the server's log.
+   */
   #path(): string {
-    return this.#environ ? String(this.#environ.PATH_INFO) : this.request.path;
+    return this.request.target;
   }
 
   #fail(err: unknown, iterable: AppIterable | undefined): void {

@@ -50,9 +50,11 @@ export interface FileLike {
 }
 
 /** Text stream for environ['wsgi.errors']. */
+/** environ['wsgi.errors'] (PEP 3333: write, writelines, flush): the server's stderr. */
 export interface ErrorStream {
   write(text: string): unknown;
-  flush?(): unknown;
+  writelines(lines: Iterable<string>): unknown;
+  flush(): unknown;
 }
 
 /** The environ: a plain object whose keys are own enumerable properties. */

@@ -1,6 +1,7 @@
 // `workers` > 1: a node:cluster primary that forks N copies of garcon-serve,
 // lets them share the listeners, prints the "Serving on" lines once, restarts a
-// worker that dies, and shuts them all down gracefully on SIGTERM/SIGINT.
+// worker that dies, shuts them all down gracefully on SIGTERM/SIGINT, and passes
+// SIGHUP (reopen the log files) on to them.
 
 import cluster, { type Worker } from 'node:cluster';
 import * as fs from 'node:fs';
@@ -77,6 +78,7 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
       if (killTimer) clearTimeout(killTimer);
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onReopen);
       if (plan.unixSocket !== null) {
         try {
           if (fs.lstatSync(plan.unixSocket).isSocket()) fs.unlinkSync(plan.unixSocket);
@@ -160,6 +162,11 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
     }
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Each worker writes the access log itself: each reopens it.
+    function onReopen(): void {
+      for (const worker of living()) worker.process.kill('SIGHUP');
+    }
+    process.on('SIGHUP', onReopen);
 
     for (let i = 0; i < plan.workers; i++) fork();
   });

@@ -9,6 +9,7 @@ import {
   escapeLogField,
   formatCombined,
   formatJson,
+  receivedAt,
   type AccessEntry,
 } from '../src/access-log.js';
 import { makeAdjustments } from '../src/adjustments.js';
@@ -106,6 +107,11 @@ describe('access log', () => {
     });
   });
 
+  it('dates a line when its request came in (Apache %t), not when it was written', () => {
+    // entry() lasted 2.345678 ms.
+    expect(receivedAt(entry(), 1_000_000).getTime()).to.be.closeTo(1_000_000 - 2.345678, 1);
+  });
+
   describe('createAccessLog', () => {
     const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -118,7 +124,7 @@ describe('access log', () => {
       const write = sinon.stub(process.stdout, 'write').returns(true);
       try {
         const log = createAccessLog(makeAdjustments({ accessLog: true, logLevel: 'silent' }));
-        log?.(entry());
+        log?.write(entry());
       } finally {
         write.restore();
       }
@@ -129,7 +135,7 @@ describe('access log', () => {
     it('goes through logger.info when a logger was given', () => {
       const logger = { ...silent, info: sinon.spy() };
       const log = createAccessLog(makeAdjustments({ logger, accessLog: 'yes', accessLogFormat: 'json' }));
-      log?.(entry());
+      log?.write(entry());
       expect(logger.info.callCount).to.equal(1);
       expect(JSON.parse(String(logger.info.firstCall.args[0]))).to.include({ status: 200, method: 'GET' });
     });
@@ -140,8 +146,8 @@ describe('access log', () => {
       try {
         fs.writeFileSync(file, 'earlier line\n');
         const log = createAccessLog(makeAdjustments({ logger: silent, accessLog: file }));
-        log?.(entry());
-        log?.(entry({ status: '404 Not Found', bytesSent: 0 }));
+        log?.write(entry());
+        log?.write(entry({ status: '404 Not Found', bytesSent: 0 }));
         const lines = fs.readFileSync(file, 'utf8').split('\n');
         expect(lines).to.have.length(4);
         expect(lines[0]).to.equal('earlier line');
@@ -151,6 +157,66 @@ describe('access log', () => {
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it('a write that fails (disk full) is reported once through the logger, never thrown into the request', () => {
+      const logger = { ...silent, error: sinon.spy(), warn: sinon.spy() };
+      const log = createAccessLog(makeAdjustments({ logger, accessLog: '/dev/full' }))!;
+      for (let i = 0; i < 3; i++) expect(() => log.write(entry())).not.to.throw();
+      expect(logger.error.callCount).to.equal(1);
+      expect(String(logger.error.firstCall.args[0])).to.match(/^Cannot write the access log/);
+      log.close();
+    });
+
+    it('a logger whose info() throws does not break the request either', () => {
+      const logger = { ...silent, info: () => { throw new Error('logger down'); } };
+      const stderr = sinon.stub(process.stderr, 'write').returns(true);
+      try {
+        const log = createAccessLog(makeAdjustments({ logger, accessLog: true }))!;
+        expect(() => log.write(entry())).not.to.throw();
+      } finally {
+        stderr.restore();
+      }
+      expect(String(stderr.firstCall.args[0])).to.match(/^ERROR:garcon:the logger's info\(\) failed: Error: logger down/);
+    });
+
+    it('reopen() starts a new file under the name after a move (logrotate), and close() closes it', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-access-'));
+      const file = path.join(dir, 'access.log');
+      try {
+        const log = createAccessLog(makeAdjustments({ logger: silent, accessLog: file }))!;
+        log.write(entry());
+        fs.renameSync(file, `${file}.1`);
+        log.write(entry({ status: '201 Created' }));
+        log.reopen();
+        log.write(entry({ status: '404 Not Found' }));
+        log.close();
+        expect(fs.readFileSync(`${file}.1`, 'utf8').split('\n').filter(Boolean).map((l) => l.split('" ')[1]!.slice(0, 3))).to.deep.equal(['200', '201']);
+        expect(fs.readFileSync(file, 'utf8')).to.include('" 404 ');
+        const before = fs.readdirSync('/proc/self/fd').length;
+        createAccessLog(makeAdjustments({ logger: silent, accessLog: file }))!.close();
+        expect(fs.readdirSync('/proc/self/fd').length).to.equal(before);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('stdout closed by its reader (EPIPE) is reported once on stderr, and the process goes on', () => {
+      const write = sinon.stub(process.stdout, 'write').returns(true);
+      const stderr = sinon.stub(process.stderr, 'write').returns(true);
+      try {
+        const log = createAccessLog(makeAdjustments({ accessLog: true, logLevel: 'error' }))!;
+        // What Node does when the pipe's reader is gone: an 'error' event on stdout.
+        process.stdout.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+        log.write(entry());
+        log.write(entry());
+        log.close();
+      } finally {
+        write.restore();
+        stderr.restore();
+      }
+      expect(write.callCount).to.equal(0);
+      expect(stderr.args.filter(([text]) => String(text).startsWith('ERROR:garcon:Cannot write the access log'))).to.have.length(1);
     });
 
     it('fails at start-up when the file cannot be opened', () => {

@@ -13,7 +13,7 @@ import {
 import { InvalidOptionError } from '../src/errors.js';
 import type { Logger } from '../src/types.js';
 
-function quietLogger(): Logger & { warn: sinon.SinonSpy } {
+function quietLogger(): Logger & { info: sinon.SinonSpy; warn: sinon.SinonSpy } {
   return { debug: sinon.spy(), info: sinon.spy(), warn: sinon.spy(), error: sinon.spy() };
 }
 
@@ -327,9 +327,21 @@ describe('adjustments', () => {
     it('takes any object with the four methods, and warnings go to it', () => {
       const logger = quietLogger();
       const adj = makeAdjustments({ logger, sendBytes: 10 });
-      expect(adj.logger).to.equal(logger);
+      adj.logger.info('through', 1);
+      expect(logger.info.calledOnceWith('through', 1)).to.equal(true);
       expect(adj.sendBytes).to.equal(10);
       expect(logger.warn.calledOnceWith('Option "sendBytes" is deprecated and has no effect; it will be removed.')).to.equal(true);
+    });
+
+    it('is guarded: a logger that throws is reported on stderr, never thrown into the server', () => {
+      const logger = { ...quietLogger(), error: sinon.stub().throws(new Error('sink closed')) };
+      const stderr = sinon.stub(process.stderr, 'write').returns(true);
+      try {
+        expect(() => makeAdjustments({ logger }).logger.error('Exception while serving /x', new Error('boom'))).not.to.throw();
+      } finally {
+        stderr.restore();
+      }
+      expect(String(stderr.firstCall.args[0])).to.match(/^ERROR:garcon:the logger's error\(\) failed: Error: sink closed[\s\S]*the message was: Exception while serving \/x/);
     });
 
     it('rejects objects missing a method', () => {

@@ -211,6 +211,29 @@ describe('garcon-serve', () => {
       expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
     });
 
+    for (const workers of ['1', '2']) {
+      it(`SIGHUP reopens the access log file after logrotate moved it (workers=${workers}), and does not stop the server`, async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
+        const file = path.join(dir, 'access.log');
+        try {
+          const r = run(['--listen=127.0.0.1:0', `--workers=${workers}`, `--access-log=${file}`, './cli-apps.js:nested.inner.app']);
+          const url = await serving(r, 15000);
+          expect((await get(`${url}/before`)).status).to.equal(200);
+          fs.renameSync(file, `${file}.1`);
+          r.child.kill('SIGHUP');
+          // The reopen is asynchronous to us: wait for the new file to appear.
+          for (let i = 0; i < 100 && !fs.existsSync(file); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+          for (let i = 0; i < 4; i++) expect((await get(`${url}/after`)).status).to.equal(200);
+          expect(fs.readFileSync(`${file}.1`, 'utf8')).to.contain('/before').and.not.contain('/after');
+          expect(fs.readFileSync(file, 'utf8')).to.contain('/after');
+          r.child.kill('SIGTERM');
+          expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
+
     it('serves the default export when no EXPORT is given, and a factory with --call', async () => {
       const plain = run(['--port=0', '--host=127.0.0.1', 'cli-apps.js']);
       const factory = run(['--listen=127.0.0.1:0', '--call', './cli-apps.js:makeApp']);

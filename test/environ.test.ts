@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import sinon from 'sinon';
 import { BodyBuffer } from '../src/buffers.js';
 import { buildEnviron, collapseLeadingSlashes } from '../src/environ.js';
 import { fileWrapper } from '../src/file-wrapper.js';
@@ -38,6 +39,15 @@ describe('buildEnviron', () => {
     expect(env['wsgi.file_wrapper']).to.equal(fileWrapper);
     expect(env['garcon.client_disconnected']()).to.equal(false);
     expect(typeof env['wsgi.errors'].write).to.equal('function');
+    // PEP 3333's three methods; writelines adds no line ends of its own, as Python's does not.
+    const stderr = sinon.stub(process.stderr, 'write').returns(true);
+    try {
+      env['wsgi.errors'].writelines(['a\n', 'b']);
+      env['wsgi.errors'].flush();
+    } finally {
+      stderr.restore();
+    }
+    expect(stderr.args.map(([text]) => text)).to.deep.equal(['a\n', 'b']);
   });
 
   it('keys are own enumerable properties (contract decision 2)', () => {

@@ -178,6 +178,11 @@ describe('proxy headers', () => {
       }
       const forwarded = build({ headers: ['forwarded'] }).adjust;
       expectMalformed(forwarded, { HTTP_FORWARDED: 'for="1.2.3.4:abc"' }, 'Forwarded For=');
+      // Nothing that could split an access-log line's fields: a space, a quote, a backslash, non-ASCII.
+      for (const value of ['for="1.2.3.4 fake"', 'for="_a\\"b"', 'for=a\\b', 'for="\u00e9"']) {
+        expectMalformed(forwarded, { HTTP_FORWARDED: value }, 'Forwarded For=');
+      }
+      expectMalformed(xff, { HTTP_X_FORWARDED_FOR: '"1.2.3.4 fake"' }, 'X-Forwarded-For');
       expect(run(forwarded, { HTTP_FORWARDED: 'for="1.2.3.4:_p1"' }).REMOTE_PORT).to.equal('_p1');
     });
 

@@ -48,7 +48,7 @@ const HELLO = Buffer.from('Hello, World!', 'latin1');
 const HELLO_HEADERS: [string, string][] = [['Content-Type', 'text/plain'], ['Content-Length', '13']];
 
 const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-const TASK_SETTINGS: TaskSettings = { ident: 'waitress', exposeTracebacks: false, logger: silent, onResponse: null };
+const TASK_SETTINGS: TaskSettings = { ident: 'waitress', exposeTracebacks: false, logger: silent, accessLog: null };
 
 /** A connection that accepts every write at once and only counts the bytes. */
 class CountingChannel implements TaskChannel {

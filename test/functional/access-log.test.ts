@@ -27,4 +27,17 @@ describe('access log on the wire', () => {
     expect(all.some((l) => /^127\.0\.0\.1 - - \[[^\]]+\] "POST \/bad HTTP\/1\.1" 400 \d+ /.test(l)), all.join('\n')).to.equal(true);
     expect(all.some((l) => /^127\.0\.0\.1 - - \[[^\]]+\] "-" 400 \d+ /.test(l)), all.join('\n')).to.equal(true);
   });
+
+  it('an access log that cannot be written (disk full) costs no request: every one is answered', async () => {
+    const full = await startServer(echo, { accessLog: '/dev/full', threads: 1 });
+    try {
+      const ex = await send(full.port, Array.from({ length: 6 }, (_, i) => get(`/${i}`)).join(''), { responses: 6, timeout: 5000 });
+      expect(ex.responses.map((r) => r.status)).to.deep.equal([200, 200, 200, 200, 200, 200]);
+      const refused = await send(full.port, 'GET / HTTP/1.1\r\n\r\n', { timeout: 5000 });
+      expect(refused.responses[0]?.status).to.equal(400);
+      expect(full.logger.messages('error').filter((m) => m.startsWith('Cannot write the access log'))).to.have.length(1);
+    } finally {
+      await full.close();
+    }
+  });
 });

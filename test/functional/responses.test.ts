@@ -109,6 +109,13 @@ describe('application errors', () => {
     expect(srv.logger.messages('error').join()).to.contain('Exception while serving /no_start_response');
   });
 
+  it('names the request by its target as sent: an encoded line break or escape cannot forge a log line', async () => {
+    await send(srv.port, get('/boom%0aINFO:garcon:forged%1b[31m?q=%0d'));
+    const messages = srv.logger.messages('error');
+    expect(messages).to.include('Exception while serving /boom%0aINFO:garcon:forged%1b[31m?q=%0d');
+    expect(messages.join('')).not.to.match(/[\x00-\x1f]/);
+  });
+
   it('logs the exception with its stack', async () => {
     await send(srv.port, get('/before_start_response'));
     const record = srv.logger.records.find((r) => r.message.startsWith('Exception while serving /before_start_response'));
