@@ -70,10 +70,15 @@ export class BodyBuffer {
 
   #spill(): void {
     const fd = openAnonymousTempFile();
-    let position = 0;
-    for (const chunk of this.#chunks) {
-      writeFully(fd, chunk, position);
-      position += chunk.length;
+    try {
+      let position = 0;
+      for (const chunk of this.#chunks) {
+        writeFully(fd, chunk, position);
+        position += chunk.length;
+      }
+    } catch (err) {
+      fs.closeSync(fd); // a full disk must not cost a descriptor too
+      throw err;
     }
     this.#chunks = [];
     this.#fd = fd;

@@ -56,6 +56,14 @@ export class NotImplemented extends HttpError {
   }
 }
 
+/** The server could not take the request now (no file descriptor or disk left to store its body); `cause` says why. */
+export class ServiceUnavailable extends HttpError {
+  constructor(detail: string, cause: unknown) {
+    super(503, 'Service Unavailable', 'GARCON_ERR_UNAVAILABLE', detail);
+    this.cause = cause;
+  }
+}
+
 export class HttpVersionNotSupported extends HttpError {
   constructor(detail: string) {
     super(505, 'HTTP Version Not Supported', 'GARCON_ERR_HTTP_VERSION', detail);

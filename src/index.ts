@@ -13,6 +13,7 @@ export {
   RequestHeaderFieldsTooLarge,
   InternalServerError,
   NotImplemented,
+  ServiceUnavailable,
   HttpVersionNotSupported,
   GarconError,
   InvalidOptionError,

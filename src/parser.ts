@@ -15,6 +15,7 @@ import {
   BadRequest,
   HttpVersionNotSupported,
   NotImplemented,
+  ServiceUnavailable,
   RequestEntityTooLarge,
   RequestHeaderFieldsTooLarge,
   type HttpError,
@@ -90,6 +91,11 @@ function hasBareLineBreak(data: Buffer, start: number, before: number): boolean 
     if (data[at + 1] !== LF) return true;
   }
   return false;
+}
+
+/** An error from the operating system (it has a string code, such as EMFILE or ENOSPC). */
+function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).syscall === 'string';
 }
 
 function isAsciiDigit(byte: number): boolean {
@@ -181,7 +187,17 @@ export class RequestParser {
         return consumed;
       }
     }
-    return consumed + this.#receiveBody(consumed === 0 ? data : data.subarray(consumed));
+    try {
+      return consumed + this.#receiveBody(consumed === 0 ? data : data.subarray(consumed));
+    } catch (err) {
+      // Storing the body failed (no descriptor left for its temp file, a full disk): this
+      // request is refused, not the whole process brought down from the socket's 'data' event.
+      if (!isSystemError(err)) throw err;
+      this.request.body?.close();
+      this.request.body = null;
+      this.#fail(new ServiceUnavailable('The request body could not be stored; try again later', err));
+      return data.length;
+    }
   }
 
   #fail(error: HttpError): void {

@@ -86,7 +86,7 @@ export class GarconServer implements ChannelHost {
   /** Accepted sockets held unread while the connection limit is reached (the excess waits). */
   readonly #parked: { socket: net.Socket; listener: Listener }[] = [];
   /** Requests waiting for a free slot (threads), oldest first. */
-  readonly #waiting: { channel: Channel; request: ParsedRequest }[] = [];
+  #waiting: { channel: Channel; request: ParsedRequest }[] = [];
   #active = 0;
   /** How many accepted sockets may be held unread past the connection limit (see #park). */
   #parkLimit = 0;
@@ -150,6 +150,8 @@ export class GarconServer implements ChannelHost {
 
   refuse(channel: Channel, request: ParsedRequest): void {
     const startTime = this.#accessLog ? process.hrtime.bigint() : 0n;
+    // A refusal the server caused (a body it could not store) is for the operator to see.
+    if (request.error!.cause !== undefined) this.logger.error(`Cannot serve ${request.target || 'a request'}: ${request.error!.detail}`, request.error!.cause);
     const bytesSent = writeErrorResponse(channel, request.error!, request.version, this.adjustments.ident);
     if (this.#accessLog === null) return;
     // What the parser got before refusing; an unreadable request line is logged as "-".
@@ -177,6 +179,9 @@ export class GarconServer implements ChannelHost {
 
   forget(channel: Channel): void {
     this.#channels.delete(channel);
+    // Requests of a gone client still waiting for a task slot would keep their bodies
+    // (memory, temp files, descriptors) until their turn came: drop them now.
+    if (this.#waiting.length > 0) this.#dropWaiting(channel);
     this.#admitParked();
     if (this.#closed && this.#channels.size === 0) this.#closed();
   }
@@ -309,6 +314,9 @@ export class GarconServer implements ChannelHost {
     }
     socket.pause();
     socket.on('error', () => undefined);
+    // A client that connects and closes without a byte (a health check, a port scan) ends
+    // at once: nothing is left to serve, and it must not hold a slot once admitted.
+    socket.once('end', () => socket.destroy());
     const entry = { socket, listener };
     socket.once('close', () => {
       const i = this.#parked.indexOf(entry);
@@ -347,6 +355,7 @@ export class GarconServer implements ChannelHost {
       const { socket, listener } = this.#parked.shift()!;
       socket.removeAllListeners('close');
       socket.removeAllListeners('error');
+      socket.removeAllListeners('end');
       socket.resume();
       this.#open(socket, listener);
     }
@@ -374,6 +383,14 @@ export class GarconServer implements ChannelHost {
       return;
     }
     task.run(this.#app, environ);
+  }
+
+  #dropWaiting(channel: Channel): void {
+    this.#waiting = this.#waiting.filter((entry) => {
+      if (entry.channel !== channel) return true;
+      entry.request.close();
+      return false;
+    });
   }
 
   /** Start waiting tasks as slots free up; a loop, not recursion, so long queues cannot blow the stack. */

@@ -4,7 +4,9 @@
 
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { app as echo } from '../../fixtures/echo.js';
@@ -185,6 +187,87 @@ describe('faults: load and broken clients', () => {
       // The head plus every body byte: the wait for 'drain' that never comes would stall it.
       expect(received).to.be.above(chunk.length * chunks);
     } finally {
+      await srv.close();
+    }
+  });
+
+  it('requests waiting for a task slot are dropped, temp files and all, as soon as their clients leave', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const app: App = (environ, startResponse) => {
+      if (environ.PATH_INFO !== '/hold') return echo(environ, startResponse);
+      return held.then(() => {
+        startResponse('200 OK', [['Content-Length', '0']]);
+        return [];
+      });
+    };
+    const srv = await startServer(app, { threads: 1, inbufOverflow: 1024 });
+    const openFds = () => fs.readdirSync('/proc/self/fd').length;
+    try {
+      const holder = send(srv.port, get('/hold'), { responses: 1, timeout: 20000 });
+      await new Promise((r) => setTimeout(r, 100));
+      const before = openFds();
+      // Each body spills to a temp file (inbufOverflow 1 KiB); each client resets before its turn.
+      await Promise.all(Array.from({ length: 50 }, () => new Promise<void>((resolve) => {
+        const socket = net.connect(srv.port, '127.0.0.1', () => {
+          socket.write(`POST /queued HTTP/1.1\r\nHost: x\r\nContent-Length: 10240\r\n\r\n${'x'.repeat(10240)}`, () => {
+            setTimeout(() => socket.resetAndDestroy(), 50);
+          });
+        });
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve());
+      })));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(openFds()).to.be.below(before + 5); // 50 temp files held until the slot freed, before
+      release();
+      expect((await holder).responses[0]?.status).to.equal(200);
+    } finally {
+      release();
+      await srv.close();
+    }
+  });
+
+  it('a body that cannot be stored (no temp file) is a 503 for that request, not the end of the process', async () => {
+    const saved = process.env.TMPDIR;
+    const srv = await startServer(echo, { inbufOverflow: 1024 });
+    try {
+      process.env.TMPDIR = path.join(os.tmpdir(), 'garcon-no-such-dir', 'x');
+      const ex = await send(srv.port, `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n${'y'.repeat(4096)}`);
+      expect(ex.responses[0]?.status).to.equal(503);
+      expect(ex.responses[0]?.body.toString()).to.contain('could not be stored').and.not.contain('garcon-no-such-dir');
+      expect(srv.logger.messages('error').some((m) => m.startsWith('Cannot serve /: The request body could not be stored'))).to.equal(true);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    try {
+      expect((await send(srv.port, get('/after'), { responses: 1 })).responses[0]?.status).to.equal(200);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('parked connections that close without a byte (health checks) never hold a slot once admitted', async () => {
+    const srv = await startServer(echo, { connectionLimit: 2, channelTimeout: 30 });
+    const holders = [net.connect(srv.port, '127.0.0.1'), net.connect(srv.port, '127.0.0.1')];
+    try {
+      for (const holder of holders) holder.on('error', () => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+      // Port scans while the server is full: they connect, and close at once.
+      await Promise.all(Array.from({ length: 20 }, () => new Promise<void>((resolve) => {
+        const probe = net.connect(srv.port, '127.0.0.1', () => probe.end());
+        probe.on('error', () => undefined);
+        probe.on('close', () => resolve());
+      })));
+      await new Promise((r) => setTimeout(r, 100));
+      for (const holder of holders) holder.destroy();
+      // Served at once, not after channelTimeout (30 s) has swept the dead ones out.
+      const ok = await send(srv.port, get('/live'), { responses: 1, timeout: 3000 });
+      expect(ok.responses[0]?.status).to.equal(200);
+    } finally {
+      for (const holder of holders) holder.destroy();
       await srv.close();
     }
   });
