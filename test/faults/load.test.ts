@@ -41,6 +41,30 @@ function oneRequest(port: number, holdMs: number, deadlineMs: number): Promise<C
   });
 }
 
+/**
+ * Serve `app` with a 1 MiB outbufHighWatermark to a client that sends `requests`
+ * and never reads; 1.5 s later, the bytes the app produced (`produced()`) must fit
+ * in that watermark plus the kernel's socket buffers, and another client is served.
+ */
+async function againstNonReader(app: App, requests: string, produced: () => number): Promise<void> {
+  const watermark = 1 << 20;
+  const srv = await startServer(app, { outbufHighWatermark: watermark });
+  const socket = net.connect(srv.port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  try {
+    await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+    socket.pause(); // never read
+    socket.write(requests);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(produced()).to.be.below(watermark + 32 * 2 ** 20);
+    const other = await send(srv.port, get('/other', '', '1.0'), { responses: 1, timeout: 5000 });
+    expect(other.responses[0]?.status).to.equal(200);
+  } finally {
+    socket.destroy();
+    await srv.close();
+  }
+}
+
 describe('faults: load and broken clients', () => {
   it('2,000 connections at once against connectionLimit 50 and backlog 500: served or refused, never hung', async () => {
     const srv = await startServer(echo, { connectionLimit: 50, backlog: 500 });
@@ -138,23 +162,8 @@ describe('faults: load and broken clients', () => {
       startResponse('200 OK', [['Content-Length', String(body.length)]]);
       return [body];
     };
-    const watermark = 1 << 20;
-    const srv = await startServer(app, { outbufHighWatermark: watermark });
-    const socket = net.connect(srv.port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    try {
-      await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
-      socket.pause(); // never read
-      socket.write(get('/array').repeat(2000));
-      await new Promise((r) => setTimeout(r, 1500));
-      // What was answered fits in garcon's buffer (the watermark) plus the kernel's socket buffers.
-      expect(calls * body.length).to.be.below(watermark + 32 * 2 ** 20);
-      const other = await send(srv.port, get('/other', '', '1.0'), { responses: 1, timeout: 5000 });
-      expect(other.responses[0]?.status).to.equal(200);
-    } finally {
-      socket.destroy();
-      await srv.close();
-    }
+    // What was answered fits in garcon's buffer (the watermark) plus the kernel's socket buffers.
+    await againstNonReader(app, get('/array').repeat(2000), () => calls * body.length);
   });
 
   it('an outbufHighWatermark below the socket\'s own 16 KiB mark: a slow reader still gets the whole stream', async () => {
@@ -286,22 +295,7 @@ describe('faults: load and broken clients', () => {
         }
       })();
     };
-    const watermark = 1 << 20;
-    const srv = await startServer(app, { outbufHighWatermark: watermark });
-    const socket = net.connect(srv.port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    try {
-      await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
-      socket.pause(); // never read
-      socket.write(get('/huge'));
-      await new Promise((r) => setTimeout(r, 1500));
-      // What the app produced is what sits in garcon's buffer plus the kernel's socket buffers.
-      expect(produced).to.be.below(watermark + 32 * 2 ** 20);
-      const other = await send(srv.port, get('/other', '', '1.0'), { responses: 1, timeout: 5000 });
-      expect(other.responses[0]?.status).to.equal(200);
-    } finally {
-      socket.destroy();
-      await srv.close();
-    }
+    // What the app produced is what sits in garcon's buffer plus the kernel's socket buffers.
+    await againstNonReader(app, get('/huge'), () => produced);
   });
 });
