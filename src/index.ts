@@ -1,39 +1,9 @@
-// garcon's public surface: serve()/createServer(), the option table, the error
-// classes and the application types.
+// The package's entry point: every export of api.ts, also as one default export,
+// so that `import garcon from 'garcon'` works both in Node's ES modules and in
+// TypeScript compiled to CommonJS (whose default import of an __esModule module
+// reads its `default` property).
 
-export { serve, createServer, GarconServer } from './server.js';
-export { makeAdjustments, OPTIONS, type Adjustments, type ServeOptions, type OptionSpec } from './adjustments.js';
-export { FileWrapper } from './file-wrapper.js';
-export { loadApp } from './app-loader.js';
-export { createLogger, type LogLevel } from './logger.js';
-export {
-  HttpError,
-  BadRequest,
-  RequestEntityTooLarge,
-  RequestHeaderFieldsTooLarge,
-  InternalServerError,
-  NotImplemented,
-  ServiceUnavailable,
-  HttpVersionNotSupported,
-  GarconError,
-  InvalidOptionError,
-  AppContractError,
-  ClientDisconnected,
-  InputClosedError,
-  ListenError,
-  AppResolutionError,
-  ConfigFileError,
-} from './errors.js';
-export type {
-  App,
-  AppIterable,
-  Chunk,
-  Environ,
-  ErrorStream,
-  FileLike,
-  Logger,
-  Middleware,
-  StartResponse,
-  WriteCallable,
-  WsgiInput,
-} from './types.js';
+import * as garcon from './api.js';
+
+export * from './api.js';
+export default garcon;

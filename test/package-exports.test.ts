@@ -19,6 +19,14 @@ describe('package entry points', () => {
     expect(out).to.equal('function,function,function,function');
   });
 
+  it('a default import gives them all too, from ES modules and from TypeScript compiled to CommonJS', () => {
+    const esm = run(['--input-type=module', '-e', "import garcon from 'garcon'; console.log(typeof garcon.serve, typeof garcon.ListenError)"]);
+    expect(esm).to.equal('function function');
+    // tsc's CommonJS output of `import garcon from 'garcon'` reads require('garcon').default.
+    const cjs = run(['-e', "const g = require('garcon'); console.log(typeof g.default.serve, g.default.serve === g.serve)"]);
+    expect(cjs).to.equal('function true');
+  });
+
   it('require gives the same exports', () => {
     const out = run(['-e',
       "const g = require('garcon'); const m = require('garcon/middleware');" +
