@@ -10,7 +10,7 @@ import { BadRequest, InvalidOptionError } from './errors.js';
 import type { Adjuster } from './pipeline.js';
 import { PROXY_FIELD_NAMES, isQdtext, isQuotedPairChar, knownEnvironKey, trimOws, type ProxyFieldName } from './header-names.js';
 import { isValidHost } from './request-target.js';
-import { compileTrust, type TrustPredicate } from './trust.js';
+import { compileHopTrust, compileTrust, type TrustPredicate } from './trust.js';
 import type { Environ, Logger } from './types.js';
 
 /** The options of this stage, as they appear on `Adjustments`. */
@@ -163,10 +163,11 @@ function lastElements(value: string, count: number): string[] {
 /**
  * How many of the right-most hops belong to the trusted chain. The right-most
  * hop is what the (trusted) peer saw, so it is always taken; the walk goes one
- * hop further left only while the hop just taken is itself a trusted proxy, and
- * never beyond `maxHops` (trustedProxyCount). With '*' every hop is trusted and
- * this is exactly Waitress's "N-th from the right"; with a list, a client that
- * forges extra hops on the left stops the walk at its own, real address.
+ * hop further left only while the hop just taken is itself trusted (`trust`,
+ * from compileHopTrust), and never beyond `maxHops` (trustedProxyCount). With
+ * '*' or one exact address every hop is, which is Waitress's "N-th from the
+ * right"; with a list, a client that forges extra hops on the left stops the walk
+ * at its own, real address.
  */
 function trustedDepth(addresses: readonly string[], trust: TrustPredicate, maxHops: number): number {
   const limit = Math.min(maxHops, addresses.length);
@@ -349,6 +350,7 @@ export function createProxyHeaderAdjuster(options: ProxyHeaderOptions): Adjuster
   }
   if (options.trustedProxy === null && !options.clearUntrustedProxyHeaders) return null;
   const trust = compileTrust(options.trustedProxy);
+  const hopTrust = compileHopTrust(options.trustedProxy, trust);
   const useForwarded = names.has(FORWARDED.name);
   // Trusting Forwarded distrusts every X-Forwarded-* header (Waitress's rule).
   const plan: XForwardedPlan = {
@@ -383,8 +385,8 @@ export function createProxyHeaderAdjuster(options: ProxyHeaderOptions): Adjuster
     }
     try {
       const values = useForwarded
-        ? readForwarded(environ, trust, maxHops, logger)
-        : readXForwarded(environ, plan, trust, maxHops);
+        ? readForwarded(environ, hopTrust, maxHops, logger)
+        : readXForwarded(environ, plan, hopTrust, maxHops);
       applyForwardedValues(environ, values);
     } catch (err) {
       if (!(err instanceof MalformedProxyHeader)) throw err;

@@ -433,6 +433,8 @@ export class GarconServer implements ChannelHost {
       for (const channel of this.#channels) channel.shutdown();
       if (this.#channels.size === 0) this.#closed!();
       const cutoff = setTimeout(() => {
+        // Waitress warns when threads are still running at the end: say what is being cut.
+        this.logger.warn(`shutdownTimeout (${this.adjustments.shutdownTimeout} s) reached: closing ${this.#channels.size} connection(s) with requests still in flight`);
         for (const channel of this.#channels) channel.destroy();
       }, this.adjustments.shutdownTimeout * 1000);
       cutoff.unref();

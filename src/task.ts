@@ -220,8 +220,10 @@ export class Task {
   }
 
   #writeBody(chunk: Chunk): void {
-    if (this.#head === null) throw new AppContractError('start_response was not called before body written');
+    // An empty chunk is skipped before anything else (Waitress 5.10): a generator may yield
+    // one before it calls start_response lazily.
     if (chunk.length === 0) return;
+    if (this.#head === null) throw new AppContractError('start_response was not called before body written');
     if (!this.channel.connected) throw new ClientDisconnected();
     if (!this.#headSent) this.#sendHead(null);
     if (this.#noBody) {

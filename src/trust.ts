@@ -8,6 +8,7 @@
 // (contract, decision 14), which no IP range can match, so 'unix' (or Waitress's
 // exact 'localhost') names it.
 
+import { isIP } from 'node:net';
 import proxyAddr from 'proxy-addr';
 import { InvalidOptionError } from './errors.js';
 import { UNIX_PEER_ADDRESS } from './environ.js';
@@ -78,4 +79,18 @@ function memoise(predicate: TrustPredicate): TrustPredicate {
     }
     return trusted;
   };
+}
+
+/**
+ * The predicate for the hops a trusted peer forwards. Waitress's own forms, '*' and
+ * one exact address (or 'unix'/'localhost'), trust trustedProxyCount hops as they
+ * are, as Waitress does (spec 6.2: they must behave the same); a list, a CIDR or a
+ * range name trusts a hop only when it matches, so a client that forges hops on
+ * the left cannot walk the chain past its own address.
+ */
+export function compileHopTrust(trustedProxy: string | null, peerTrust: TrustPredicate): TrustPredicate {
+  const entries = (trustedProxy ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const single = entries.length === 1 ? entries[0]! : null;
+  if (single !== null && (single === '*' || isIP(single) !== 0 || UNIX_PEER_NAMES.has(single))) return trustAll;
+  return peerTrust;
 }

@@ -380,6 +380,14 @@ describe('proxy headers', () => {
       expect(run(fwd, { HTTP_FORWARDED: 'for=evil, for=203.0.113.3' }).HTTP_FORWARDED).to.equal('for=203.0.113.3');
     });
 
+    it('one exact trustedProxy with trustedProxyCount 2 takes the 2nd hop from the right, as Waitress does (a CDN before nginx)', () => {
+      const xff = build({ headers: ['x-forwarded-for'], trustedProxyCount: 2 }).adjust;
+      expect(run(xff, { HTTP_X_FORWARDED_FOR: '192.0.2.1, 198.51.100.2, 203.0.113.3' }).REMOTE_ADDR).to.equal('198.51.100.2');
+      const forwarded = build({ headers: ['forwarded'], trustedProxyCount: 2 }).adjust;
+      const env = run(forwarded, { HTTP_FORWARDED: 'for=192.0.2.1;host=a.com;proto=https, for=198.51.100.2;host=b.internal' });
+      expect([env.REMOTE_ADDR, env.HTTP_HOST, env['wsgi.url_scheme']]).to.deep.equal(['192.0.2.1', 'a.com', 'https']);
+    });
+
     it('with a list, the client is the right-most hop that is not a trusted proxy', () => {
       const { adjust } = build({ headers: ['x-forwarded-for'], trustedProxy: '10.0.0.0/8', trustedProxyCount: 3 });
       const env = run(adjust, { HTTP_X_FORWARDED_FOR: '10.9.9.9, 198.51.100.7, 10.0.0.2' });

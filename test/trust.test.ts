@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { InvalidOptionError } from '../src/errors.js';
-import { compileTrust } from '../src/trust.js';
+import { compileHopTrust, compileTrust } from '../src/trust.js';
 
 describe('compileTrust', () => {
   it('trusts nobody without a trustedProxy, or with an empty list', () => {
@@ -90,5 +90,21 @@ describe('compileTrust', () => {
         .to.throw(InvalidOptionError)
         .with.property('option', 'trustedProxy');
     }
+  });
+});
+
+describe('compileHopTrust', () => {
+  it("trusts every forwarded hop for Waitress's forms: '*' and one exact address (or unix)", () => {
+    for (const option of ['*', '10.0.0.1', ' ::1 ', 'unix', 'localhost']) {
+      expect(compileHopTrust(option, compileTrust(option))('203.0.113.9'), option).to.equal(true);
+    }
+  });
+
+  it('trusts a hop only when it matches, for a list, a CIDR or a range name', () => {
+    for (const option of ['10.0.0.1, 10.0.0.2', '10.0.0.0/8', 'loopback']) {
+      const hop = compileHopTrust(option, compileTrust(option));
+      expect(hop('203.0.113.9'), option).to.equal(false);
+    }
+    expect(compileHopTrust('10.0.0.0/8', compileTrust('10.0.0.0/8'))('10.1.2.3')).to.equal(true);
   });
 });

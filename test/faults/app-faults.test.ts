@@ -76,4 +76,20 @@ describe('faults: failing applications', () => {
       await srv.close();
     }
   });
+
+  it('close() cuts a request still running at shutdownTimeout, and says so in a warning', async () => {
+    const app: App = (_environ, startResponse) => {
+      startResponse('200 OK', []);
+      return (async function* () {
+        yield Buffer.from('started');
+        await new Promise(() => undefined);
+      })();
+    };
+    const srv = await startServer(app, { shutdownTimeout: 0.3 });
+    const running = send(srv.port, get('/forever'), { timeout: 3000 });
+    await new Promise((r) => setTimeout(r, 100));
+    await srv.close();
+    expect((await running).closed).to.equal(true);
+    expect(srv.logger.messages('warn')).to.include('shutdownTimeout (0.3 s) reached: closing 1 connection(s) with requests still in flight');
+  });
 });

@@ -181,6 +181,23 @@ describe('application errors', () => {
   });
 });
 
+describe('lazy start_response', () => {
+  it('an empty chunk before start_response is skipped, not an error (Waitress 5.10)', async () => {
+    const app: App = (_environ, startResponse) => (function* () {
+      yield Buffer.alloc(0);
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      yield Buffer.from('abc');
+    })();
+    const srv = await startServer(app);
+    try {
+      const ex = await send(srv.port, get('/'), { responses: 1 });
+      expect([ex.responses[0]?.status, ex.responses[0]?.body.toString()]).to.deep.equal([200, 'abc']);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('generators stopped early', () => {
   it('get return(), so their finally blocks run: on a bad chunk and when the client leaves', async () => {
     const finished: string[] = [];
