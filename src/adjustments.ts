@@ -211,7 +211,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('outbufOverflow', 'int', 1048576, 'Response bytes buffered in memory before spooling to a temporary file.', SIZE),
   row('outbufHighWatermark', 'int', 16777216, 'Pending response bytes above which the app is paused until the client reads.', SIZE),
   row('inbufOverflow', 'int', 524288, 'Request body size at which the body is spooled to a temporary file.', SIZE),
-  row('connectionLimit', 'int', 100, 'Most client connections open at once; more wait in the backlog.', SIZE),
+  row('connectionLimit', 'int', 100, 'Most client connections open at once; more are accepted and held unread (up to backlog) until one closes.', SIZE),
   row('cleanupInterval', 'number', 30, 'Seconds between sweeps for idle connections.', TIMER_SECONDS),
   row('channelTimeout', 'number', 120, 'Seconds of silence after which a connection is closed; also the most a request head may take to arrive.', SECONDS),
   row('logSocketErrors', 'bool', true, 'Log socket errors and premature disconnects.'),
@@ -479,6 +479,9 @@ function parseListenEntry(entry: string, defaultPort: number): ListenSpec {
   }
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (host.includes('[') || host.includes(']')) throw badListen(entry, 'unbalanced brackets');
+  // As in Waitress (getaddrinfo refuses it): an empty host, such as an unset $HOST in
+  // --host=$HOST, must not quietly mean every interface.
+  if (host === '') throw badListen(entry, 'the host is empty (write * to listen on every address)');
   // A colon left in the host is only valid inside an IPv6 literal; the rest are hostname chars.
   if (!HOST_TEXT.test(host) || (host.includes(':') && !net.isIPv6(host.split('%')[0] ?? ''))) {
     throw badListen(entry, `"${host}" is not a host name or an IP address`);
@@ -664,7 +667,7 @@ export async function resolveListen(adj: Adjustments, lookup: LookupAll = lookup
   for (const entry of adj.listen) {
     const { host, port } = parseListenEntry(entry, adj.port);
     let found: { address: string; family: number }[];
-    if (host === '*' || host === '') {
+    if (host === '*') {
       found = [
         { address: '0.0.0.0', family: 4 },
         { address: '::', family: 6 },

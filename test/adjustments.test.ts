@@ -519,7 +519,12 @@ describe('adjustments', () => {
         { host: '::', port: 8080, family: 6 },
       ]);
       expect(await resolveListen(adjust({ listen: '*:8080', ipv6: false }))).to.deep.equal([{ host: '0.0.0.0', port: 8080, family: 4 }]);
-      expect(await resolveListen(adjust({ listen: ':8080', ipv4: false }))).to.deep.equal([{ host: '::', port: 8080, family: 6 }]);
+      expect(await resolveListen(adjust({ listen: '*:8080', ipv4: false }))).to.deep.equal([{ host: '::', port: 8080, family: 6 }]);
+    });
+
+    it('refuses an empty host, as Waitress does: an unset $HOST must not mean every address', () => {
+      expectInvalid({ listen: ':8080' }, 'listen', 'Invalid host/port specified: ":8080" (the host is empty (write * to listen on every address))');
+      expectInvalid({ host: '', port: 8080 }, 'listen', /the host is empty/);
     });
 
     it('maps service names to ports', async () => {
