@@ -191,7 +191,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
 
   /** environ['garcon.client_disconnected'], made per request. */
   get clientDisconnected(): () => boolean {
-    return () => !this.#is(CONNECTED);
+    return () => !this.connected;
   }
 
   /**

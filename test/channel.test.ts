@@ -18,6 +18,8 @@ class FakeSocket extends EventEmitter {
   writableNeedDrain = false;
   writableEnded = false;
   readableLength = 0;
+  errored: Error | null = null;
+  destroyed = false;
   closed = false;
   #paused = false;
 
@@ -128,5 +130,19 @@ describe('channel: when answers are written', () => {
     expect(closing.closed).to.equal(true);
     await nextTurn();
     expect(closing.written).to.have.length(1);
+  });
+
+  it('a socket whose write failed counts as gone at once, before its close event: clientDisconnected, no more writes', () => {
+    const socket = new FakeSocket();
+    const channel = new Channel(socket as unknown as net.Socket, listener, server);
+    const gone = channel.clientDisconnected;
+    expect([gone(), channel.connected]).to.deep.equal([false, true]);
+    // What a failed write (EPIPE, ECONNRESET) leaves behind until the next tick destroys the socket.
+    socket.errored = new Error('write EPIPE');
+    expect([gone(), channel.connected]).to.deep.equal([true, false]);
+    const before = socket.written.length;
+    channel.write('HTTP/1.1 200 OK\r\n\r\n');
+    channel.flush();
+    expect(socket.written).to.have.length(before);
   });
 });
