@@ -11,6 +11,7 @@
 // trusted proxies.
 
 import { InvalidOptionError } from '../src/errors.js';
+import { isPortNumber } from '../src/request-target.js';
 import type { App, Environ, Middleware } from '../src/types.js';
 
 export interface PrefixOptions {
@@ -86,8 +87,7 @@ function checkScheme(scheme: string, name: string): string {
 function checkForcePort(port: string | number, name: string): string {
   const text = String(port);
   if (text === '') return text;
-  const value = Number(text);
-  if (!/^[0-9]{1,5}$/.test(text) || value < 1 || value > 65535) {
+  if (!isPortNumber(text)) {
     throw new InvalidOptionError(name, `${name} must be a port number (1-65535) or '', got ${JSON.stringify(port)}`);
   }
   return text;

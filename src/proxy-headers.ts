@@ -9,7 +9,7 @@
 import { BadRequest, InvalidOptionError } from './errors.js';
 import type { Adjuster } from './pipeline.js';
 import { PROXY_FIELD_NAMES, isQdtext, isQuotedPairChar, knownEnvironKey, trimOws, type ProxyFieldName } from './header-names.js';
-import { isValidHost } from './request-target.js';
+import { isPortNumber, isValidHost } from './request-target.js';
 import { compileHopTrust, compileTrust, type TrustPredicate } from './trust.js';
 import type { Environ, Logger } from './types.js';
 
@@ -74,13 +74,6 @@ class MalformedProxyHeader extends Error {
   ) {
     super(reason);
   }
-}
-
-/** A TCP port: 1 to 5 digits, 1-65535 (what SERVER_PORT, REMOTE_PORT and a Host port may say). */
-function isPortNumber(text: string): boolean {
-  if (!/^\d{1,5}$/.test(text)) return false;
-  const port = Number(text);
-  return port >= 1 && port <= 65535;
 }
 
 /**

@@ -56,6 +56,13 @@ function isPort(text: string): boolean {
   return true;
 }
 
+/** A TCP port as a decimal: 1 to 5 digits, 1-65535 (a forwarded port, a forced one). */
+export function isPortNumber(text: string): boolean {
+  if (text.length === 0 || text.length > 5 || !isPort(text)) return false;
+  const port = Number(text);
+  return port >= 1 && port <= 65535;
+}
+
 /** RFC 3986 reg-name bytes: unreserved, sub-delims and '%' (checked as pct-encoded by the caller). */
 function isRegNameChar(code: number): boolean {
   return isAlpha(code) || isDigit(code) || code === 0x2d || code === 0x2e || code === 0x5f || code === 0x7e || // - . _ ~

@@ -22,6 +22,11 @@ const UNIX_PEER_NAMES: ReadonlySet<string> = new Set(['unix', UNIX_PEER_ADDRESS]
 /** Distinct addresses whose answer is remembered; past this the memo starts over. */
 const MEMO_LIMIT = 1024;
 
+/** The comma-separated entries of `trustedProxy`, trimmed, empty ones dropped. */
+function trustEntries(trustedProxy: string | null): string[] {
+  return (trustedProxy ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+}
+
 const trustAll: TrustPredicate = () => true;
 const trustNone: TrustPredicate = () => false;
 const isUnixPeer: TrustPredicate = (address) => address === UNIX_PEER_ADDRESS;
@@ -33,11 +38,7 @@ const isUnixPeer: TrustPredicate = (address) => address === UNIX_PEER_ADDRESS;
  * for an entry that is neither an address, a CIDR, a range name nor 'unix'.
  */
 export function compileTrust(trustedProxy: string | null): TrustPredicate {
-  if (trustedProxy === null) return trustNone;
-  const entries = trustedProxy
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
+  const entries = trustEntries(trustedProxy);
   if (entries.length === 0) return trustNone;
   if (entries.includes('*')) return trustAll;
 
@@ -89,7 +90,7 @@ function memoise(predicate: TrustPredicate): TrustPredicate {
  * the left cannot walk the chain past its own address.
  */
 export function compileHopTrust(trustedProxy: string | null, peerTrust: TrustPredicate): TrustPredicate {
-  const entries = (trustedProxy ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const entries = trustEntries(trustedProxy);
   const single = entries.length === 1 ? entries[0]! : null;
   if (single !== null && (single === '*' || isIP(single) !== 0 || UNIX_PEER_NAMES.has(single))) return trustAll;
   return peerTrust;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isValidHost, parseRequestTarget, percentDecodePath } from '../src/request-target.js';
+import { isPortNumber, isValidHost, parseRequestTarget, percentDecodePath } from '../src/request-target.js';
 
 function parse(target: string | Buffer): ReturnType<typeof parseRequestTarget> {
   const bytes = typeof target === 'string' ? Buffer.from(target, 'latin1') : target;
@@ -117,5 +117,10 @@ describe('request-target', () => {
     it('decodes the path of a parsed target but not its query', () => {
       expect(parse('/a%20b?c=%20')).to.include({ path: '/a b', query: 'c=%20', target: '/a%20b?c=%20' });
     });
+  });
+
+  it('isPortNumber: 1 to 5 digits, 1-65535', () => {
+    expect(['1', '80', '08080', '65535'].map(isPortNumber)).to.deep.equal([true, true, true, true]);
+    expect(['', '0', '65536', '99999', '123456', '+80', '8o', ' 80'].map(isPortNumber)).to.deep.equal(Array(8).fill(false));
   });
 });

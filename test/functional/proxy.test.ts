@@ -42,8 +42,12 @@ describe('adjustment pipeline on the wire', () => {
     }
   });
 
-  for (const [header, value] of [['X-Forwarded-Proto', 'ftp'], ['X-Forwarded-Port', '80abc'], ['X-Forwarded-For', '"1.2.3.4'], ['X-Forwarded-Host', 'evil.com/x']]) {
-    it(`a malformed ${header} from the trusted proxy is a 400, closed, and the server keeps serving`, async () => {
+  const malformed = [
+    ['X-Forwarded-Proto', 'ftp'], ['X-Forwarded-Port', '80abc'], ['X-Forwarded-Port', '99999'], ['X-Forwarded-For', '"1.2.3.4'],
+    ['X-Forwarded-For', '"1.2.3.4 fake"'], ['X-Forwarded-For', '1.2.3.4:0'], ['X-Forwarded-Host', 'evil.com/x'], ['X-Forwarded-Host', 'example.com:0'],
+  ];
+  for (const [header, value] of malformed) {
+    it(`a malformed ${header} (${value}) from the trusted proxy is a 400, closed, and the server keeps serving`, async () => {
       const ex = await send(trusted.port, get('/app/', `${header}: ${value}\r\n`));
       expect(ex.responses[0]!.status).to.equal(400);
       expect(ex.responses[0]!.body.toString()).to.contain(`Header "${header}" malformed.`);
@@ -53,6 +57,20 @@ describe('adjustment pipeline on the wire', () => {
       expect(ok.responses[0]!.status).to.equal(200);
     });
   }
+
+  it('a Forwarded element naming a parameter twice is a 400, closed, and the server keeps serving', async () => {
+    const srv = await startServer(echo, { trustedProxy: '127.0.0.1', trustedProxyHeaders: 'forwarded' });
+    try {
+      const ex = await send(srv.port, get('/', 'Forwarded: for=192.0.2.1;for=198.51.100.2\r\n'));
+      expect(ex.responses[0]!.status).to.equal(400);
+      expect(ex.responses[0]!.body.toString()).to.contain('Header "Forwarded" malformed.');
+      expect(ex.closed).to.equal(true);
+      const ok = await send(srv.port, get('/', 'Forwarded: for=192.0.2.1\r\n'), { responses: 1 });
+      expect(envOf(ok.responses[0]!.body).REMOTE_ADDR).to.equal('192.0.2.1');
+    } finally {
+      await srv.close();
+    }
+  });
 
   it('proxy headers from a peer that is not trusted never reach the app (clearUntrustedProxyHeaders by default)', async () => {
     const ex = await send(plain.port, get('/', 'X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nForwarded: for=5.6.7.8\r\n'), { responses: 1 });
