@@ -77,6 +77,16 @@ export function isFieldValueByte(byte: number): boolean {
   return byte >= 0x20 ? byte !== 0x7f : byte === HTAB;
 }
 
+/**
+ * `text` (latin-1, as everything taken from a head is) as a string of its own,
+ * for keeping past the request (a cache key). A slice of 13 chars or more is a
+ * view that keeps the whole head string alive, up to maxRequestHeaderSize: a
+ * cache of 1,024 of them could keep 256 MiB.
+ */
+export function ownCopy(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1');
+}
+
 /** Hop-by-hop fields (RFC 9110 section 7.6.1, RFC 9112): the app may not send them (PEP 3333), nor see them. */
 export const HOP_BY_HOP_NAMES = [
   'Connection', 'Keep-Alive', 'Proxy-Authenticate', 'Proxy-Authorization', 'TE', 'Trailer', 'Transfer-Encoding', 'Upgrade',
@@ -117,6 +127,11 @@ export interface FieldName {
   readonly flags: FieldFlag;
 }
 
+/** A FieldName kept in the cache, with its bytes: comparing bytes to bytes is cheaper than to a string sliced from an old head. */
+interface CachedFieldName extends FieldName {
+  readonly bytes: Uint8Array;
+}
+
 function computeEnvironKey(name: string): string | null {
   // Names with '_' are dropped so that `X_Foo` can never pose as `X-Foo`
   // (both map to HTTP_X_FOO) — Waitress's anti-spoofing rule.
@@ -143,7 +158,7 @@ function fieldName(name: string): FieldName {
 const NAME_SLOTS = 2048;
 const MAX_CACHED_NAMES = 1024;
 const MAX_PROBES = 8;
-const nameSlots: (FieldName | undefined)[] = new Array<FieldName | undefined>(NAME_SLOTS).fill(undefined);
+const nameSlots: (CachedFieldName | undefined)[] = new Array<CachedFieldName | undefined>(NAME_SLOTS).fill(undefined);
 let cachedNames = 0;
 
 /** One step of the hash fieldNameAt expects, fed every byte of the name in order from 0. */
@@ -159,10 +174,18 @@ export function bytesHold(bytes: Buffer, at: number, text: string): boolean {
   return true;
 }
 
+/** `bytes` hold `expected` at `at`. */
+function sameBytes(bytes: Uint8Array, at: number, expected: Uint8Array): boolean {
+  for (let i = 0; i < expected.length; i++) {
+    if (bytes[at + i] !== expected[i]) return false;
+  }
+  return true;
+}
+
 /**
  * The field name in `bytes[start, end)` (tchars), whose nameHashStep hash is
  * `hash`; `text` holds the same bytes as latin-1 from `bytes[base]` on, for
- * making the name's string the first time it is seen.
+ * making the string of a name not cached.
  */
 export function fieldNameAt(bytes: Buffer, start: number, end: number, hash: number, text: string, base: number): FieldName {
   const length = end - start;
@@ -170,14 +193,14 @@ export function fieldNameAt(bytes: Buffer, start: number, end: number, hash: num
   for (let probe = 0; probe < MAX_PROBES; probe++) {
     const known = nameSlots[slot];
     if (known === undefined) {
-      const field = fieldName(text.slice(start - base, end - base));
-      if (cachedNames < MAX_CACHED_NAMES) {
-        nameSlots[slot] = field;
-        cachedNames++;
-      }
+      if (cachedNames >= MAX_CACHED_NAMES) break;
+      // A name kept for good is made from its bytes, not sliced from the head (ownCopy).
+      const field = fieldName(bytes.toString('latin1', start, end));
+      nameSlots[slot] = { ...field, bytes: Uint8Array.from(bytes.subarray(start, end)) };
+      cachedNames++;
       return field;
     }
-    if (known.name.length === length && bytesHold(bytes, start, known.name)) return known;
+    if (known.bytes.length === length && sameBytes(bytes, start, known.bytes)) return known;
     slot = (slot + 1) & (NAME_SLOTS - 1);
   }
   return fieldName(text.slice(start - base, end - base));

@@ -6,7 +6,7 @@
 // them (keep-alive, framing). What is left for this stage are the end-to-end
 // looking fields that the Connection header names as hop-by-hop.
 
-import { HOP_BY_HOP_KEYS, listElements } from './header-names.js';
+import { HOP_BY_HOP_KEYS, listElements, ownCopy } from './header-names.js';
 import type { Environ } from './types.js';
 
 /**
@@ -50,7 +50,7 @@ export function removeConnectionOptions(environ: Environ, connection: string): v
   let keys = keysByValue.get(connection);
   if (keys === undefined) {
     keys = namedKeys(connection);
-    if (keysByValue.size < KEYS_BY_VALUE_MAX) keysByValue.set(connection, keys);
+    if (keysByValue.size < KEYS_BY_VALUE_MAX) keysByValue.set(ownCopy(connection), keys);
   }
   for (const key of keys) {
     if (environ[key] !== undefined) delete environ[key];

@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import proxyAddr from 'proxy-addr';
 import { InvalidOptionError } from './errors.js';
 import { UNIX_PEER_ADDRESS } from './environ.js';
+import { ownCopy } from './header-names.js';
 
 /** True when `address` (an IP, 'localhost' for a unix peer, or any claimed hop) is a trusted proxy. */
 export type TrustPredicate = (address: string) => boolean;
@@ -76,7 +77,8 @@ function memoise(predicate: TrustPredicate): TrustPredicate {
     if (trusted === undefined) {
       trusted = predicate(address);
       if (memo.size >= MEMO_LIMIT) memo.clear();
-      memo.set(address, trusted);
+      // Hops are slices of a request head: the key must not keep the head alive.
+      memo.set(ownCopy(address), trusted);
     }
     return trusted;
   };

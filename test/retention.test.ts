@@ -1,0 +1,66 @@
+// Caches that outlive a request keep none of its head. A string sliced from a
+// head (13 chars or more) is a view that keeps the whole head alive, so a cache
+// keyed by such slices could hold up to 1,024 heads of maxRequestHeaderSize.
+
+import { expect } from 'chai';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { makeAdjustments } from '../src/adjustments.js';
+import { removeConnectionOptions } from '../src/hop-by-hop.js';
+import { RequestParser } from '../src/parser.js';
+import { compileTrust } from '../src/trust.js';
+import type { Environ } from '../src/types.js';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+const HEADS = 100;
+const FILLER = `X-Filler: ${'a'.repeat(128 * 1024)}\r\n`;
+const MiB = 1024 * 1024;
+
+/** Heap growth that outlives `work` (HEADS heads of 128 KiB: 12.5 MiB if each were kept). */
+function retainedBy(work: (i: number, head: string) => void): number {
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < HEADS; i++) work(i, `${String(i).padStart(8, '0')}\r\n${FILLER}`);
+  gc();
+  return process.memoryUsage().heapUsed - before;
+}
+
+/** A slice of a fresh, large string, as the parser hands values to the pipeline. */
+function sliceOfHead(value: string, head: string): string {
+  const text = `${value}|${head}`;
+  return text.slice(0, value.length);
+}
+
+describe('caches keep no request head alive', () => {
+  const limits = makeAdjustments({});
+
+  it('the field-name cache', () => {
+    const retained = retainedBy((i, filler) => {
+      const head = Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nX-Unique-Name-${i}-abcdef: v\r\nX-Pad: ${filler}\r\n`, 'latin1');
+      const parser = new RequestParser(limits);
+      for (let at = 0; at < head.length; at += 65536) parser.received(head.subarray(at, at + 65536));
+      expect(parser.completed).to.equal(true);
+      expect(parser.request.error).to.equal(null);
+    });
+    expect(retained).to.be.below(3 * MiB);
+  });
+
+  it('the Connection value cache of hop-by-hop stripping', () => {
+    const retained = retainedBy((i, head) => {
+      const environ = { HTTP_X_A: 'a' } as unknown as Environ;
+      removeConnectionOptions(environ, sliceOfHead(`x-a, x-option-number-${i}`, head));
+      expect(environ).to.not.have.property('HTTP_X_A');
+    });
+    expect(retained).to.be.below(3 * MiB);
+  });
+
+  it('the trustedProxy memo', () => {
+    const trust = compileTrust('10.0.0.0/8');
+    const retained = retainedBy((i, head) => {
+      expect(trust(sliceOfHead(`2001:db8::${i.toString(16)}:1234`, head))).to.equal(false);
+    });
+    expect(retained).to.be.below(3 * MiB);
+  });
+});
