@@ -6,6 +6,7 @@
 // them (keep-alive, framing). What is left for this stage are the end-to-end
 // looking fields that the Connection header names as hop-by-hop.
 
+import { removeKeys } from './environ.js';
 import { HOP_BY_HOP_KEYS, listElements, ownCopy } from './header-names.js';
 import type { Environ } from './types.js';
 
@@ -52,7 +53,6 @@ export function removeConnectionOptions(environ: Environ, connection: string): v
     keys = namedKeys(connection);
     if (keysByValue.size < KEYS_BY_VALUE_MAX) keysByValue.set(ownCopy(connection), keys);
   }
-  for (const key of keys) {
-    if (environ[key] !== undefined) delete environ[key];
-  }
+  // Usually none is there (Connection names hop-by-hop fields, kept out of the environ).
+  if (keys.some((key) => environ[key] !== undefined)) removeKeys(environ, keys);
 }

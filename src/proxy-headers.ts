@@ -6,6 +6,7 @@
 // down to the trusted hops (Waitress 3.0.2), and `trustedProxy` may be a list,
 // in which case the chain is only followed through hops that are trusted.
 
+import { removeKeys } from './environ.js';
 import { BadRequest, InvalidOptionError } from './errors.js';
 import type { Adjuster } from './pipeline.js';
 import { PROXY_FIELD_NAMES, isQdtext, isQuotedPairChar, knownEnvironKey, trimOws, type ProxyFieldName } from './header-names.js';
@@ -149,6 +150,8 @@ export function splitAddress(hop: string): { address: string; port: string } {
 
 /** The last `count` comma-separated elements of a list header, OWS-trimmed. */
 function lastElements(value: string, count: number): string[] {
+  // One proxy in front, the usual case: one element, nothing to split.
+  if (!value.includes(',')) return [trimOws(value)];
   const elements = value.split(',');
   return elements.slice(Math.max(0, elements.length - count)).map(trimOws);
 }
@@ -359,12 +362,15 @@ export function createProxyHeaderAdjuster(options: ProxyHeaderOptions): Adjuster
   const removeUntrusted = (environ: Environ, untrusted: readonly ProxyHeader[]): void => {
     if (!options.clearUntrustedProxyHeaders) return;
     const removed: string[] = [];
+    const keys: string[] = [];
     for (const h of untrusted) {
       if (environ[h.key] === undefined) continue;
-      delete environ[h.key];
+      keys.push(h.key);
       removed.push(h.label);
     }
-    if (removed.length > 0 && options.logUntrustedProxyHeaders) {
+    if (keys.length === 0) return;
+    removeKeys(environ, keys);
+    if (options.logUntrustedProxyHeaders) {
       logger.warn(`Removed untrusted headers (${removed.join(', ')}). garcon recommends these be removed upstream.`);
     }
   };

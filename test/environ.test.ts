@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { BodyBuffer } from '../src/buffers.js';
-import { buildEnviron, collapseLeadingSlashes } from '../src/environ.js';
+import { buildEnviron, collapseLeadingSlashes, removeKeys } from '../src/environ.js';
 import { fileWrapper } from '../src/file-wrapper.js';
 import { ParsedRequest } from '../src/request.js';
 
@@ -72,4 +72,39 @@ describe('collapseLeadingSlashes', () => {
   for (const [input, output] of cases) {
     it(`${JSON.stringify(input)} -> ${JSON.stringify(output)}`, () => expect(collapseLeadingSlashes(input)).to.equal(output));
   }
+});
+
+describe('removeKeys', () => {
+  function environWith(headers: Record<string, string>) {
+    const r = new ParsedRequest();
+    Object.assign(r.headers, headers);
+    return buildEnviron(r, conn, settings);
+  }
+
+  it('removes keys from the middle and keeps the others in their order', () => {
+    const env = environWith({ HTTP_HOST: 'h', HTTP_X_FORWARDED_FOR: '1.2.3.4', HTTP_ACCEPT: '*/*', HTTP_X_FORWARDED_PROTO: 'https', HTTP_USER_AGENT: 'ua' });
+    const before = Object.keys(env);
+    removeKeys(env, ['HTTP_X_FORWARDED_PROTO', 'HTTP_X_FORWARDED_FOR']);
+    expect(Object.keys(env)).to.deep.equal(before.filter((k) => k !== 'HTTP_X_FORWARDED_FOR' && k !== 'HTTP_X_FORWARDED_PROTO'));
+    expect(env).to.include({ HTTP_HOST: 'h', HTTP_ACCEPT: '*/*', HTTP_USER_AGENT: 'ua', REQUEST_METHOD: 'GET' });
+    expect(env).to.not.have.property('HTTP_X_FORWARDED_FOR');
+  });
+
+  it('removes the last keys, and leaves the environ alone for keys it does not have', () => {
+    const env = environWith({ HTTP_HOST: 'h', HTTP_X_FORWARDED_FOR: '1.2.3.4' });
+    const before = Object.keys(env);
+    removeKeys(env, ['HTTP_FORWARDED']);
+    expect(Object.keys(env)).to.deep.equal(before);
+    removeKeys(env, ['HTTP_X_FORWARDED_FOR', 'HTTP_FORWARDED']);
+    expect(Object.keys(env)).to.deep.equal(before.slice(0, -1));
+    expect(env.HTTP_HOST).to.equal('h');
+  });
+
+  it('keeps values the pipeline changed after the environ was built', () => {
+    const env = environWith({ HTTP_X_FORWARDED_FOR: '1.2.3.4', HTTP_HOST: 'h' });
+    env.REMOTE_ADDR = '1.2.3.4';
+    env.HTTP_HOST = 'example.com';
+    removeKeys(env, ['HTTP_X_FORWARDED_FOR']);
+    expect(env).to.include({ REMOTE_ADDR: '1.2.3.4', HTTP_HOST: 'example.com' });
+  });
 });
