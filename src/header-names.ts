@@ -120,11 +120,24 @@ export const enum FieldFlag {
   Proxy = 2,
 }
 
+/**
+ * The last use of one environ key: the parser marks it with the number of the
+ * head it is parsing, and so finds a repeated field without probing the headers
+ * object for a key it mostly does not have (a megamorphic miss, which also walks
+ * the prototype chain). Shared by the cached names with that key (`Accept`, `accept`).
+ */
+export interface KeyUse {
+  head: number;
+}
+const keyUses = new Map<string, KeyUse>();
+
 /** A field name as the server knows it: as sent, its environ key (null: dropped) and its FieldFlag bits. */
 export interface FieldName {
   readonly name: string;
   readonly key: string | null;
   readonly flags: FieldFlag;
+  /** Its key's KeyUse; null for a name not cached, whose repeats are found in the headers. */
+  readonly use: KeyUse | null;
 }
 
 /** A FieldName kept in the cache, with its bytes: comparing bytes to bytes is cheaper than to a string sliced from an old head. */
@@ -141,13 +154,19 @@ function computeEnvironKey(name: string): string | null {
   return `HTTP_${upper}`;
 }
 
-/** What `name` (tchars, so upper-casing is ASCII-only) maps to. */
-function fieldName(name: string): FieldName {
+/** What `name` (tchars, so upper-casing is ASCII-only) maps to; `cached`: it will be kept in the cache. */
+function fieldName(name: string, cached: boolean): FieldName {
   const key = computeEnvironKey(name);
   let flags = FieldFlag.None;
   if (key !== null && HOP_BY_HOP_KEYS.includes(key)) flags |= FieldFlag.HopByHop;
   if (key !== null && PROXY_KEYS.includes(key)) flags |= FieldFlag.Proxy;
-  return { name, key, flags };
+  let use: KeyUse | null = null;
+  if (cached && key !== null) {
+    // As many KeyUses as cached names at most.
+    use = keyUses.get(key) ?? { head: 0 };
+    keyUses.set(key, use);
+  }
+  return { name, key, flags, use };
 }
 
 // Names seen before, found by their bytes: the parser hashes a name while it
@@ -195,7 +214,7 @@ export function fieldNameAt(bytes: Buffer, start: number, end: number, hash: num
     if (known === undefined) {
       if (cachedNames >= MAX_CACHED_NAMES) break;
       // A name kept for good is made from its bytes, not sliced from the head (ownCopy).
-      const field = fieldName(bytes.toString('latin1', start, end));
+      const field = fieldName(bytes.toString('latin1', start, end), true);
       nameSlots[slot] = { ...field, bytes: Uint8Array.from(bytes.subarray(start, end)) };
       cachedNames++;
       return field;
@@ -203,5 +222,5 @@ export function fieldNameAt(bytes: Buffer, start: number, end: number, hash: num
     if (known.bytes.length === length && sameBytes(bytes, start, known.bytes)) return known;
     slot = (slot + 1) & (NAME_SLOTS - 1);
   }
-  return fieldName(text.slice(start - base, end - base));
+  return fieldName(text.slice(start - base, end - base), false);
 }

@@ -49,6 +49,9 @@ const START_LINE_INVALID = 'Start line is invalid';
 /** At most one of each of these (RFC 9112 section 3.2 for Host, RFC 9110 section 8.6 for Content-Length). */
 const SINGLETON_KEYS = new Set(['HTTP_HOST', 'CONTENT_LENGTH', 'CONTENT_TYPE']);
 
+/** Heads whose fields were parsed, numbering them for KeyUse (header-names.ts). */
+let headsParsed = 0;
+
 /** The last Host value found valid: clients send the same one request after request. */
 let lastValidHost = '';
 
@@ -156,6 +159,8 @@ export class RequestParser {
   /** The last (up to) 3 bytes of the head so far, to find a terminator split across reads. */
   #headTail: Buffer = EMPTY;
 
+  /** A field name not in the name cache was stored (#storeField). */
+  #uncachedName = false;
   /** host[:port] of an absolute-form target, which stands for the Host field (RFC 9112 section 3.2.2). */
   #targetAuthority: string | null = null;
   #bodyRemaining = 0;
@@ -325,13 +330,14 @@ export class RequestParser {
 
   /** Header field lines from `start` to `end`, the empty line ending the head (RFC 9112 section 5). */
   #parseFieldLines(head: string, bytes: Buffer, base: number, start: number, end: number): void {
+    const number = ++headsParsed;
     let pending: PendingField | null = null;
     for (let pos = start; pos < end; ) {
       // The usual line, `name:value` with only valid bytes, is taken in one pass;
       // anything else goes the long way below, which finds the precise error.
       const field = validFieldLine(head, bytes, base, pos);
       if (field !== null) {
-        if (pending !== null) this.#storeField(pending);
+        if (pending !== null) this.#storeField(pending, number);
         pending = field;
         pos = field.next;
         continue;
@@ -348,22 +354,31 @@ export class RequestParser {
       }
       pos = cr + 2;
     }
-    if (pending !== null) this.#storeField(pending);
+    if (pending !== null) this.#storeField(pending, number);
   }
 
-  #storeField(pending: PendingField): void {
-    const { name, key, flags } = pending.field;
+  #storeField(pending: PendingField, head: number): void {
+    const { name, key, flags, use } = pending.field;
     if (key === null) return;
     const request = this.request;
     request.fieldFlags |= flags;
     const headers = (flags & FieldFlag.HopByHop) === 0 ? request.headers : (request.hopFields ??= {});
-    const existing = headers[key];
-    if (existing === undefined) {
+    let repeated: boolean;
+    if (use !== null && !this.#uncachedName) {
+      repeated = use.head === head;
+      use.head = head;
+    } else {
+      // A name the cache does not hold has no KeyUse to mark, and another spelling
+      // of it may have one: from here on this head's repeats are found in the headers.
+      if (use === null) this.#uncachedName = true;
+      repeated = headers[key] !== undefined;
+    }
+    if (!repeated) {
       headers[key] = pending.value;
     } else if (SINGLETON_KEYS.has(key)) {
       refuse(new BadRequest(`Duplicate header: ${name}`));
     } else {
-      headers[key] = `${existing}, ${pending.value}`;
+      headers[key] = `${headers[key]!}, ${pending.value}`;
     }
   }
 

@@ -333,6 +333,14 @@ describe('RequestParser', () => {
       // The same names in another case are other spellings of the same fields.
       const lower = parse(`GET / HTTP/1.1\r\n${HOST}x-many-1: a\r\nX-MANY-1: b\r\n\r\n`);
       expect(lower.headers.HTTP_X_MANY_1).to.equal('a, b');
+      // With the cache full, a new name's repeat is still joined to it, and only within its own head.
+      const twice = parse(`GET / HTTP/1.1\r\n${HOST}X-Not-Cached-Twice: a\r\nx-not-cached-twice: b\r\n\r\n`);
+      expect(twice.headers.HTTP_X_NOT_CACHED_TWICE).to.equal('a, b');
+      expect(parse(`GET / HTTP/1.1\r\n${HOST}x-many-1: c\r\n\r\n`).headers.HTTP_X_MANY_1).to.equal('c');
+      // A cached spelling (X-Many-1, seen first above) and one the full cache cannot take, either way round.
+      expect(parse(`GET / HTTP/1.1\r\n${HOST}X-Many-1: a\r\nx-MaNy-1: b\r\n\r\n`).headers.HTTP_X_MANY_1).to.equal('a, b');
+      expect(parse(`GET / HTTP/1.1\r\n${HOST}x-mAnY-1: a\r\nX-Many-1: b\r\n\r\n`).headers.HTTP_X_MANY_1).to.equal('a, b');
+      expectError(`GET / HTTP/1.1\r\nhOsT: a\r\nHost: b\r\n\r\n`, 400, 'Duplicate header: Host');
     });
 
     function headersOf(fields: string): Record<string, string> {
