@@ -161,6 +161,7 @@ export class RequestParser {
 
   /** A field name not in the name cache was stored (#storeField). */
   #uncachedName = false;
+
   /** host[:port] of an absolute-form target, which stands for the Host field (RFC 9112 section 3.2.2). */
   #targetAuthority: string | null = null;
   #bodyRemaining = 0;
