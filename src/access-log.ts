@@ -34,14 +34,38 @@ export function apacheTime(date: Date): string {
   );
 }
 
+// %t changes once a second: formatted once per second, not once per line
+// (reading a Date's local fields goes through the time zone rules each time).
+let timeSecond = Number.NaN;
+let timeText = '';
+
+/** apacheTime of the second holding `ms` (a wall-clock time in milliseconds). */
+function apacheTimeOf(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== timeSecond) {
+    timeSecond = second;
+    timeText = apacheTime(new Date(second * 1000));
+  }
+  return timeText;
+}
+
+/** A char that escapeLogField rewrites. */
+function needsEscape(code: number): boolean {
+  return code < 0x20 || code >= 0x7f || code === 0x22 || code === 0x5c;
+}
+
 /**
  * Make client-controlled text safe inside a quoted log field: `"` and `\` are
  * escaped and bytes outside printable ASCII become \xHH (as Apache does), so a
  * request cannot forge extra log lines or fields.
  */
 export function escapeLogField(text: string): string {
-  let out = '';
-  for (let i = 0; i < text.length; i++) {
+  let clean = 0;
+  while (clean < text.length && !needsEscape(text.charCodeAt(clean))) clean++;
+  // The usual field (a path, a user agent) has nothing to escape: no new string.
+  if (clean === text.length) return text;
+  let out = text.slice(0, clean);
+  for (let i = clean; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 || c === 0x5c) out += `\\${text[i]}`;
     else if (c < 0x20 || c >= 0x7f) out += c > 0xff ? `\\u${c.toString(16).padStart(4, '0')}` : `\\x${c.toString(16).padStart(2, '0')}`;
@@ -60,22 +84,40 @@ export function durationMs(entry: AccessEntry): number {
   return Number((entry.endTime - entry.startTime) / 1000n) / 1000;
 }
 
-/** When the request came in (Apache's %t), as a wall-clock time: `now` less the request's duration. */
-export function receivedAt(entry: AccessEntry, now: number = Date.now()): Date {
-  return new Date(now - Number(entry.endTime - entry.startTime) / 1e6);
+/** When the request came in, in wall-clock milliseconds: `now` less the request's duration. */
+function receivedMs(entry: AccessEntry, now: number): number {
+  return now - Number(entry.endTime - entry.startTime) / 1e6;
 }
 
-/** One line in Apache combined format followed by the response time in milliseconds; `received` is %t. */
-export function formatCombined(entry: AccessEntry, received: Date = receivedAt(entry)): string {
+/** When the request came in (Apache's %t), as a wall-clock time: `now` less the request's duration. */
+export function receivedAt(entry: AccessEntry, now: number = Date.now()): Date {
+  return new Date(receivedMs(entry, now));
+}
+
+/** `a b c` of the parts that are not empty. */
+function joinPresent(a: string, b: string, c: string): string {
+  let text = a;
+  if (b !== '') text = text === '' ? b : `${text} ${b}`;
+  if (c !== '') text = text === '' ? c : `${text} ${c}`;
+  return text;
+}
+
+function dash(text: string): string {
+  return text === '' ? '-' : escapeLogField(text);
+}
+
+/**
+ * One line in Apache combined format followed by the response time in
+ * milliseconds; `received` is %t (by default when the request came in).
+ */
+export function formatCombined(entry: AccessEntry, received?: Date): string {
   const env = entry.environ;
   // Parts the server never learnt (a request line it could not read) are left out: that line reads "-".
-  const requestLine = [field(env, 'REQUEST_METHOD'), field(env, 'REQUEST_URI'), field(env, 'SERVER_PROTOCOL')]
-    .filter((part) => part !== '').join(' ');
-  const status = entry.status.slice(0, 3);
-  const dash = (text: string) => (text === '' ? '-' : escapeLogField(text));
+  const requestLine = joinPresent(field(env, 'REQUEST_METHOD'), field(env, 'REQUEST_URI'), field(env, 'SERVER_PROTOCOL'));
+  const time = received === undefined ? apacheTimeOf(receivedMs(entry, Date.now())) : apacheTime(received);
   return (
-    `${dash(field(env, 'REMOTE_ADDR'))} - ${dash(field(env, 'REMOTE_USER'))} ${apacheTime(received)} ` +
-    `"${escapeLogField(requestLine)}" ${status} ${entry.bytesSent === 0 ? '-' : entry.bytesSent} ` +
+    `${dash(field(env, 'REMOTE_ADDR'))} - ${dash(field(env, 'REMOTE_USER'))} ${time} ` +
+    `"${escapeLogField(requestLine)}" ${entry.status.slice(0, 3)} ${entry.bytesSent === 0 ? '-' : entry.bytesSent} ` +
     `"${dash(field(env, 'HTTP_REFERER'))}" "${dash(field(env, 'HTTP_USER_AGENT'))}" ${durationMs(entry).toFixed(3)}ms`
   );
 }
@@ -101,7 +143,12 @@ export function formatJson(entry: AccessEntry, received: Date = receivedAt(entry
 
 /** Where access lines go; may throw (a full disk, a closed pipe). */
 interface Sink {
-  write(line: string): void;
+  /**
+   * Takes lines ending in '\n', several at once (true: a file, stdout), or one
+   * line without its '\n' per call (false: a logger).
+   */
+  readonly batches: boolean;
+  write(text: string): void;
   /** Open the file again under its name (after logrotate moved it); a no-op for other sinks. */
   reopen(): void;
   close(): void;
@@ -119,9 +166,10 @@ function openLogFile(file: string): number {
 function fileSink(file: string): Sink {
   let fd: number | null = openLogFile(file);
   return {
-    // Synchronous appends: a line is on disk before the next request, and none is lost if the process exits.
-    write: (line) => {
-      if (fd !== null) fs.writeSync(fd, line + '\n');
+    batches: true,
+    // Synchronous appends (AccessLog batches them per event-loop turn): nothing waits in a stream's buffer.
+    write: (text) => {
+      if (fd !== null) fs.writeSync(fd, text);
     },
     reopen: () => {
       const next = openLogFile(file);
@@ -144,9 +192,10 @@ function stdoutSink(): Sink {
   };
   process.stdout.on('error', onError);
   return {
-    write: (line) => {
+    batches: true,
+    write: (text) => {
       if (broken) throw new Error('stdout is closed (EPIPE)');
-      process.stdout.write(line + '\n');
+      process.stdout.write(text);
     },
     reopen: () => undefined,
     close: () => {
@@ -155,13 +204,40 @@ function stdoutSink(): Sink {
   };
 }
 
-/** The access log of one server: never throws into a request, whatever its sink does. */
+/**
+ * Lines a batching access log holds are written within the event-loop turn
+ * that produced them (one setImmediate), or on the spot past this size.
+ */
+const BATCH_LIMIT = 65536;
+
+/** Access logs holding lines; process exit writes them (a listener installed once). */
+const holding = new Set<AccessLog>();
+let exitHookInstalled = false;
+
+function flushAll(): void {
+  for (const log of holding) log.flush();
+}
+
+function flushOnImmediate(log: AccessLog): void {
+  log.flush();
+}
+
+/**
+ * The access log of one server: never throws into a request, whatever its sink
+ * does. To a file or stdout, the lines of one event-loop turn leave in one
+ * write at its end rather than a system call each, which cost more than the
+ * rest of a keep-alive request's JavaScript; a process that exits still writes
+ * them, and a write is whole lines, so the lines of several worker processes
+ * appending to one file interleave whole.
+ */
 export class AccessLog {
   readonly #sink: Sink;
   readonly #format: (entry: AccessEntry) => string;
   readonly #logger: Logger;
   /** A write failed and was reported; the next success says so. */
   #failing = false;
+  /** Lines waiting for the end of the turn (batching sinks). */
+  #pending = '';
 
   constructor(sink: Sink, format: (entry: AccessEntry) => string, logger: Logger) {
     this.#sink = sink;
@@ -171,8 +247,35 @@ export class AccessLog {
 
   /** Log one response. A failure (disk full, EPIPE, a throwing logger) is reported once, not thrown. */
   write(entry: AccessEntry): void {
+    const line = this.#format(entry);
+    if (!this.#sink.batches) {
+      this.#send(line);
+      return;
+    }
+    if (this.#pending === '') {
+      setImmediate(flushOnImmediate, this);
+      holding.add(this);
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.on('exit', flushAll);
+      }
+    }
+    this.#pending += `${line}\n`;
+    if (this.#pending.length >= BATCH_LIMIT) this.flush();
+  }
+
+  /** Write the lines held now (done at the end of each turn, on close, reopen and process exit). */
+  flush(): void {
+    const text = this.#pending;
+    if (text === '') return;
+    this.#pending = '';
+    holding.delete(this);
+    this.#send(text);
+  }
+
+  #send(text: string): void {
     try {
-      this.#sink.write(this.#format(entry));
+      this.#sink.write(text);
       if (this.#failing) {
         this.#failing = false;
         this.#logger.warn('access log writable again');
@@ -190,10 +293,13 @@ export class AccessLog {
 
   /** Reopen a log file by its name (logrotate's move-and-reopen; garcon-serve does it on SIGHUP). */
   reopen(): void {
+    // What was logged before the move goes to the file that was moved.
+    this.flush();
     this.#sink.reopen();
   }
 
   close(): void {
+    this.flush();
     this.#sink.close();
   }
 }
@@ -210,7 +316,7 @@ export function createAccessLog(adj: Adjustments): AccessLog | null {
   if (typeof adj.accessLog === 'string') {
     sink = fileSink(adj.accessLog);
   } else if (adj.explicit.has('logger')) {
-    sink = { write: (line) => adj.logger.info(line), reopen: () => undefined, close: () => undefined };
+    sink = { batches: false, write: (line) => adj.logger.info(line), reopen: () => undefined, close: () => undefined };
   } else {
     sink = stdoutSink();
   }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -110,6 +111,17 @@ describe('access log', () => {
   it('dates a line when its request came in (Apache %t), not when it was written', () => {
     // entry() lasted 2.345678 ms.
     expect(receivedAt(entry(), 1_000_000).getTime()).to.be.closeTo(1_000_000 - 2.345678, 1);
+    const clock = sinon.useFakeTimers({ now: WHEN.getTime() + 1, toFake: ['Date'] });
+    try {
+      // Written 1 ms into 13:05:09, the request came in 2.3 ms before: in 13:05:08.
+      expect(formatCombined(entry())).to.include(' [05/Oct/2024:13:05:08 +0000] ');
+      clock.tick(2);
+      expect(formatCombined(entry())).to.include(' [05/Oct/2024:13:05:09 +0000] ');
+      clock.tick(60_000);
+      expect(formatCombined(entry())).to.include(' [05/Oct/2024:13:06:09 +0000] ');
+    } finally {
+      clock.restore();
+    }
   });
 
   describe('createAccessLog', () => {
@@ -125,11 +137,18 @@ describe('access log', () => {
       try {
         const log = createAccessLog(makeAdjustments({ accessLog: true, logLevel: 'silent' }));
         log?.write(entry());
+        log?.write(entry({ status: '404 Not Found' }));
+        expect(write.callCount).to.equal(0);
+        log?.flush();
       } finally {
         write.restore();
       }
+      // The lines of one turn leave in one write.
       expect(write.callCount).to.equal(1);
-      expect(String(write.firstCall.args[0])).to.match(/^203\.0\.113\.7 - - \[.*\] "GET \/path\?q=1 HTTP\/1\.1" 200 1234 .*ms\n$/);
+      const [first, second, end] = String(write.firstCall.args[0]).split('\n');
+      expect(first).to.match(/^203\.0\.113\.7 - - \[.*\] "GET \/path\?q=1 HTTP\/1\.1" 200 1234 .*ms$/);
+      expect(second).to.include('" 404 1234 ');
+      expect(end).to.equal('');
     });
 
     it('goes through logger.info when a logger was given', () => {
@@ -140,7 +159,7 @@ describe('access log', () => {
       expect(JSON.parse(String(logger.info.firstCall.args[0]))).to.include({ status: 200, method: 'GET' });
     });
 
-    it('appends to a file', () => {
+    it('appends to a file, the lines of a turn at its end', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-access-'));
       const file = path.join(dir, 'access.log');
       try {
@@ -148,6 +167,8 @@ describe('access log', () => {
         const log = createAccessLog(makeAdjustments({ logger: silent, accessLog: file }));
         log?.write(entry());
         log?.write(entry({ status: '404 Not Found', bytesSent: 0 }));
+        expect(fs.readFileSync(file, 'utf8')).to.equal('earlier line\n');
+        await new Promise((resolve) => setImmediate(resolve));
         const lines = fs.readFileSync(file, 'utf8').split('\n');
         expect(lines).to.have.length(4);
         expect(lines[0]).to.equal('earlier line');
@@ -162,7 +183,10 @@ describe('access log', () => {
     it('a write that fails (disk full) is reported once through the logger, never thrown into the request', () => {
       const logger = { ...silent, error: sinon.spy(), warn: sinon.spy() };
       const log = createAccessLog(makeAdjustments({ logger, accessLog: '/dev/full' }))!;
-      for (let i = 0; i < 3; i++) expect(() => log.write(entry())).not.to.throw();
+      for (let i = 0; i < 3; i++) {
+        expect(() => log.write(entry())).not.to.throw();
+        expect(() => log.flush()).not.to.throw();
+      }
       expect(logger.error.callCount).to.equal(1);
       expect(String(logger.error.firstCall.args[0])).to.match(/^Cannot write the access log/);
       log.close();
@@ -217,6 +241,27 @@ describe('access log', () => {
       }
       expect(write.callCount).to.equal(0);
       expect(stderr.args.filter(([text]) => String(text).startsWith('ERROR:garcon:Cannot write the access log'))).to.have.length(1);
+    });
+
+    it('writes the lines it holds when the process exits before the end of the turn', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-access-'));
+      const file = path.join(dir, 'access.log');
+      try {
+        const script = `
+          const { createAccessLog } = require(${JSON.stringify(path.join(__dirname, '..', 'src', 'access-log.js'))});
+          const { makeAdjustments } = require(${JSON.stringify(path.join(__dirname, '..', 'src', 'adjustments.js'))});
+          const log = createAccessLog(makeAdjustments({ accessLog: ${JSON.stringify(file)}, logLevel: 'silent' }));
+          const entry = { environ: { REQUEST_METHOD: 'GET', REQUEST_URI: '/exit', SERVER_PROTOCOL: 'HTTP/1.1' },
+            status: '200 OK', bytesSent: 1, startTime: 0n, endTime: 1n };
+          log.write(entry);
+          log.write(entry);
+          process.exit(3);`;
+        const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+        expect(result.status).to.equal(3);
+        expect(fs.readFileSync(file, 'utf8').split('\n').filter((line) => line.includes('"GET /exit HTTP/1.1" 200 1 '))).to.have.length(2);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('fails at start-up when the file cannot be opened', () => {
