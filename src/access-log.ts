@@ -247,7 +247,13 @@ export class AccessLog {
 
   /** Log one response. A failure (disk full, EPIPE, a throwing logger) is reported once, not thrown. */
   write(entry: AccessEntry): void {
-    const line = this.#format(entry);
+    let line: string;
+    try {
+      line = this.#format(entry);
+    } catch (err) {
+      this.#report(err);
+      return;
+    }
     if (!this.#sink.batches) {
       this.#send(line);
       return;
@@ -281,13 +287,17 @@ export class AccessLog {
         this.#logger.warn('access log writable again');
       }
     } catch (err) {
-      if (this.#failing) return;
-      this.#failing = true;
-      try {
-        this.#logger.error('Cannot write the access log; lines are dropped until it works again', err);
-      } catch {
-        // the logger failing too has nowhere left to report to
-      }
+      this.#report(err);
+    }
+  }
+
+  #report(err: unknown): void {
+    if (this.#failing) return;
+    this.#failing = true;
+    try {
+      this.#logger.error('Cannot write the access log; lines are dropped until it works again', err);
+    } catch {
+      // the logger failing too has nowhere left to report to
     }
   }
 

@@ -89,17 +89,17 @@ export function buildEnviron(request: ParsedRequest, conn: ConnectionInfo, setti
  * and the kept keys are put back in order.
  */
 export function removeKeys(environ: Environ, keys: readonly string[]): void {
+  // A Set: a Connection value may name tens of thousands of options, and a head
+  // may hold as many fields (indexOf/includes made this O(options x fields)).
+  const drop = new Set(keys);
   const names = Object.keys(environ);
-  let first = names.length;
-  for (const key of keys) {
-    const at = names.indexOf(key);
-    if (at !== -1 && at < first) first = at;
-  }
+  let first = 0;
+  while (first < names.length && !drop.has(names[first]!)) first++;
   if (first === names.length) return;
   const kept: [string, unknown][] = [];
   for (let i = first; i < names.length; i++) {
     const name = names[i]!;
-    if (!keys.includes(name)) kept.push([name, environ[name]]);
+    if (!drop.has(name)) kept.push([name, environ[name]]);
   }
   for (let i = names.length - 1; i >= first; i--) delete environ[names[i]!];
   for (const [name, value] of kept) environ[name] = value;

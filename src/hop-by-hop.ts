@@ -29,29 +29,38 @@ function optionKey(option: string): string | null {
   return PROTECTED_KEYS.has(key) || HOP_BY_HOP_KEYS.includes(key) ? null : key;
 }
 
-/** The environ keys a Connection field value names (RFC 9110 section 7.6.1: a comma list of field names). */
+/** The environ keys a Connection field value names, each once (RFC 9110 section 7.6.1: a comma list of field names). */
 function namedKeys(connection: string): string[] {
-  const keys: string[] = [];
+  const keys = new Set<string>();
   for (const option of listElements(connection)) {
     const key = optionKey(option);
-    if (key !== null) keys.push(key);
+    if (key !== null) keys.add(key);
   }
-  return keys;
+  return [...keys];
 }
 
 /**
  * Keys per Connection value seen: the same few values (`close`, `keep-alive`,
- * `Upgrade`) come on nearly every request. Bounded, so odd values cannot grow it.
+ * `Upgrade`) come on nearly every request. Bounded in entries and in the
+ * length of the values kept, so odd values cannot grow it (a 256 KiB value
+ * names up to 128 K options).
  */
 const keysByValue = new Map<string, readonly string[]>();
 const KEYS_BY_VALUE_MAX = 256;
+const CACHED_VALUE_MAX_LENGTH = 256;
 
 /** Remove from the environ every header the Connection field value `connection` lists. */
 export function removeConnectionOptions(environ: Environ, connection: string): void {
   let keys = keysByValue.get(connection);
   if (keys === undefined) {
-    keys = namedKeys(connection);
-    if (keysByValue.size < KEYS_BY_VALUE_MAX) keysByValue.set(ownCopy(connection), keys);
+    if (connection.length > CACHED_VALUE_MAX_LENGTH || keysByValue.size >= KEYS_BY_VALUE_MAX) {
+      keys = namedKeys(connection);
+    } else {
+      // Keys made from a copy: strings built from a slice of the head can keep the head alive.
+      const value = ownCopy(connection);
+      keys = namedKeys(value);
+      keysByValue.set(value, keys);
+    }
   }
   // Usually none is there (Connection names hop-by-hop fields, kept out of the environ).
   if (keys.some((key) => environ[key] !== undefined)) removeKeys(environ, keys);

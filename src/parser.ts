@@ -20,7 +20,7 @@ import {
   RequestHeaderFieldsTooLarge,
   type HttpError,
 } from './errors.js';
-import { FieldFlag, SP, TCHAR, bytesHold, fieldNameAt, isFieldValueByte, isOws, listElements, nameHashStep, type FieldName } from './header-names.js';
+import { FieldFlag, SP, TCHAR, bytesHold, fieldNameAt, isFieldValueByte, isOws, listElements, nameHashStep, ownCopy, type FieldName } from './header-names.js';
 import { ParsedRequest } from './request.js';
 import { isValidHost, parseRequestTarget } from './request-target.js';
 
@@ -434,7 +434,8 @@ export class RequestParser {
     } else if (host !== lastValidHost) {
       // RFC 9112 section 3.2: 400 for a Host that is not uri-host [":" port]. Apps build URLs from it.
       if (!isValidHost(host)) refuse(new BadRequest('Invalid Host header'));
-      lastValidHost = host;
+      // A copy: a slice would keep this request's head alive until the Host changes.
+      lastValidHost = ownCopy(host);
     }
     if (this.#targetAuthority !== null) headers.HTTP_HOST = this.#targetAuthority;
 

@@ -192,6 +192,17 @@ describe('access log', () => {
       log.close();
     });
 
+    it('an environ value that throws when read (a lazy getter) is reported once, never thrown into the request', () => {
+      const logger = { ...silent, error: sinon.spy() };
+      const log = createAccessLog(makeAdjustments({ logger, accessLog: '/dev/null' }))!;
+      const environ = entry().environ;
+      Object.defineProperty(environ, 'REMOTE_USER', { enumerable: true, get: () => { throw new Error('bad token'); } });
+      for (let i = 0; i < 2; i++) expect(() => log.write({ ...entry(), environ })).not.to.throw();
+      expect(logger.error.callCount).to.equal(1);
+      expect(String(logger.error.firstCall.args[1])).to.include('bad token');
+      log.close();
+    });
+
     it('a logger whose info() throws does not break the request either', () => {
       const logger = { ...silent, info: () => { throw new Error('logger down'); } };
       const stderr = sinon.stub(process.stderr, 'write').returns(true);

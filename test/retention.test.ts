@@ -56,6 +56,31 @@ describe('caches keep no request head alive', () => {
     expect(retained).to.be.below(3 * MiB);
   });
 
+  it('the keys cached for a Connection value (digits: upper-casing returns the slice itself)', () => {
+    const retained = retainedBy((i, head) => {
+      const environ = { HTTP_X_A: 'a' } as unknown as Environ;
+      removeConnectionOptions(environ, sliceOfHead(`x-a, ${String(i).padStart(16, '7')}`, head));
+      expect(environ).to.not.have.property('HTTP_X_A');
+    });
+    expect(retained).to.be.below(3 * MiB);
+  });
+
+  it('the last valid Host', () => {
+    // One head only, so a large one: 900 KiB (larger strings are kept outside the V8 heap).
+    const big = makeAdjustments({ maxRequestHeaderSize: 1 * MiB });
+    const parseOnce = () => {
+      const head = Buffer.from(`GET / HTTP/1.1\r\nHost: one-host-kept.example\r\nX-Pad: ${'a'.repeat(900 * 1024)}\r\n\r\n`, 'latin1');
+      const parser = new RequestParser(big);
+      for (let at = 0; at < head.length; at += 65536) parser.received(head.subarray(at, at + 65536));
+      expect(parser.request.error).to.equal(null);
+    };
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    parseOnce();
+    gc();
+    expect(process.memoryUsage().heapUsed - before).to.be.below(400 * 1024);
+  });
+
   it('the trustedProxy memo', () => {
     const trust = compileTrust('10.0.0.0/8');
     const retained = retainedBy((i, head) => {
