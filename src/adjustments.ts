@@ -225,7 +225,8 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('unixSocketPerms', 'octal', 0o600, 'Octal permissions of the Unix socket file.', { min: 0, max: 0o777 }),
   row('sockets', 'sockets', [], 'Already-open listening sockets to serve on (file descriptor numbers from the command line).'),
   row('channelRequestLookahead', 'int', 0, 'Extra pipelined requests read while one runs; above 0 the app can see client disconnects.', { min: 0 }),
-  row('workers', 'int', 1, 'Processes serving the same listeners (node:cluster); each runs up to "threads" requests.', SIZE),
+  // A typo such as 10000 would fork processes faster than a signal can stop them.
+  row('workers', 'int', 1, 'Processes serving the same listeners (node:cluster); each runs up to "threads" requests.', { min: 1, max: 256 }),
   row('shutdownTimeout', 'number', 30, 'Seconds a graceful shutdown waits for requests in flight before closing them.', TIMER_SECONDS),
   row('accessLog', 'access-log', false, 'Log one line per request: on (through the logger on stdout) or to the given file.'),
   row('accessLogFormat', 'enum', 'combined', 'Access log line format: combined (Apache) or json.', { choices: ['combined', 'json'] }),
@@ -263,7 +264,7 @@ function checkRange(spec: OptionSpec, value: unknown, n: number): number {
   if (min !== undefined && (spec.exclusiveMin ? n <= min : n < min)) {
     throw invalid(spec, value, `must be ${spec.exclusiveMin ? 'greater than' : 'at least'} ${min}`);
   }
-  if (max !== undefined && n > max) throw invalid(spec, value, `must be at most ${max}`);
+  if (max !== undefined && n > max) throw invalid(spec, value, `must be at most ${spec.kind === 'octal' ? max.toString(8) : max}`);
   return n;
 }
 
@@ -555,6 +556,10 @@ export function makeAdjustments(options: Record<string, unknown> = {}): Adjustme
   if (has('listen') && has('sockets')) throw conflict('sockets', 'Option "sockets" may not be set together with "listen"');
   if (has('sockets') && hostOrPort) throw conflict('sockets', 'Options "host" and "port" may not be set together with "sockets"');
   const unixSocket = get<string | null>('unixSocket');
+  // As for an empty host: an unset variable (--unix-socket=$SOCK) must not mean TCP on every address.
+  if (typeof options.unixSocket === 'string' && options.unixSocket.trim() === '') {
+    throw invalid(OPTIONS_BY_NAME.get('unixSocket')!, options.unixSocket, 'is empty (leave the option out to listen on TCP)');
+  }
   if (unixSocket !== null) {
     for (const other of ['host', 'port', 'listen', 'sockets']) {
       if (has(other)) throw conflict('unixSocket', `Option "unixSocket" may not be set together with "${other}"`);
@@ -574,6 +579,8 @@ export function makeAdjustments(options: Record<string, unknown> = {}): Adjustme
   else listen = get<string[]>('listen');
   for (const entry of listen) parseListenEntry(entry, port);
   if (has('listen') && listen.length === 0) throw conflict('listen', 'Option "listen" names no host:port');
+  // An unset $LISTEN_FDS-style variable would otherwise start a server listening on nothing.
+  if (has('sockets') && get<unknown[]>('sockets').length === 0) throw conflict('sockets', 'Option "sockets" names no socket');
 
   // Waitress 1.4 proxy rules.
   const trustedProxy = get<string | null>('trustedProxy');

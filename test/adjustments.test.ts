@@ -247,9 +247,8 @@ describe('adjustments', () => {
       expect(adjust({ ident: 'myserver' }).ident).to.equal('myserver');
     });
 
-    it('turn an empty trustedProxy or unixSocket into null', () => {
+    it('turn an empty trustedProxy into null (an empty unixSocket is refused: see listening)', () => {
       expect(adjust({ trustedProxy: '' }).trustedProxy).to.equal(null);
-      expect(adjust({ unixSocket: '' }).unixSocket).to.equal(null);
     });
   });
 
@@ -287,7 +286,7 @@ describe('adjustments', () => {
 
     it('rejects non-octal text and out-of-range values', () => {
       expectInvalid({ unixSocketPerms: '689' }, 'unixSocketPerms', 'Invalid value for option "unixSocketPerms": "689" is not an octal number such as "660"');
-      expectInvalid({ unixSocketPerms: '1777' }, 'unixSocketPerms', /must be at most 511/);
+      expectInvalid({ unixSocketPerms: '1777' }, 'unixSocketPerms', /must be at most 777/);
       expectInvalid({ unixSocketPerms: -1 }, 'unixSocketPerms', /must be at least 0/);
       expectInvalid({ unixSocketPerms: 1.5 }, 'unixSocketPerms', /is not an integer/);
     });
@@ -525,6 +524,19 @@ describe('adjustments', () => {
     it('refuses an empty host, as Waitress does: an unset $HOST must not mean every address', () => {
       expectInvalid({ listen: ':8080' }, 'listen', 'Invalid host/port specified: ":8080" (the host is empty (write * to listen on every address))');
       expectInvalid({ host: '', port: 8080 }, 'listen', /the host is empty/);
+    });
+
+    it('refuses an empty unixSocket or sockets: an unset variable must not mean TCP on every address, or nothing', () => {
+      expectInvalid({ unixSocket: '' }, 'unixSocket', /"" is empty \(leave the option out to listen on TCP\)/);
+      expectInvalid({ unixSocket: '  ' }, 'unixSocket', /is empty/);
+      expectInvalid({ sockets: '' }, 'sockets', 'Option "sockets" names no socket');
+      expect(adjust({ unixSocket: null }).unixSocket).to.equal(null);
+    });
+
+    it('says octal limits in octal, and caps workers', () => {
+      expectInvalid({ unixSocketPerms: '1777' }, 'unixSocketPerms', /"1777" must be at most 777$/);
+      expectInvalid({ workers: 100000 }, 'workers', /must be at most 256$/);
+      expect(adjust({ workers: 256 }).workers).to.equal(256);
     });
 
     it('maps service names to ports', async () => {
