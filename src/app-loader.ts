@@ -3,9 +3,10 @@
 // import() (so ESM and CommonJS both work) and EXPORT a dotted name inside it
 // (Waitress's pkgutil.resolve_name, mapped to JavaScript modules).
 
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseBoolWord } from './adjustments.js';
 import { AppResolutionError, ConfigFileError } from './errors.js';
 import { readIni, where, type IniFile } from './ini.js';
@@ -29,11 +30,20 @@ async function importModule(specifier: string, baseDir: string, what: string): P
   let url: string;
   try {
     url = moduleUrl(specifier, baseDir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new AppResolutionError(`Cannot import ${what}: ${code === 'MODULE_NOT_FOUND' ? `cannot find module "${specifier}"` : (err as Error).message}`);
+  }
+  if (isFilePath(specifier) && !fs.existsSync(fileURLToPath(url))) {
+    throw new AppResolutionError(`Cannot import ${what}: cannot find module "${specifier}"`);
+  }
+  try {
     return (await import(url)) as Record<string, unknown>;
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const reason = e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND' ? `cannot find module "${specifier}"` : e.message;
-    throw new AppResolutionError(`Cannot import ${what}: ${reason}`);
+    // The module was found: what failed is inside it (a syntax error, a throw, one of
+    // its own imports missing), and its message and stack say where.
+    const reason = err instanceof Error ? err.message : `it threw ${String(err)}`;
+    throw new AppResolutionError(`Cannot import ${what}: ${reason}`, err);
   }
 }
 

@@ -11,11 +11,11 @@ import { OPTIONS, makeAdjustments } from './adjustments.js';
 import { loadAppTarget, loadIniApp, splitConfigSpec } from './app-loader.js';
 import { parseCommandLine, usage, type CommandLine } from './cli-args.js';
 import { AppResolutionError, CommandLineError, GarconError, InvalidOptionError } from './errors.js';
-import { readIni, serverOptionsFromIni, type IniFile } from './ini.js';
+import { readIni, serverOptionsFromIni, serverSection, where, type IniFile } from './ini.js';
 import { createLogger } from './logger.js';
 import { createServer, serve, type GarconServer } from './server.js';
 import type { App, Logger } from './types.js';
-import { runPrimary, serveAsWorker } from './workers.js';
+import { runPrimary, workerControl } from './workers.js';
 
 /** Options that choose the listeners: given on the command line, they replace the ini file's. */
 const LISTENER_OPTIONS = ['listen', 'host', 'port', 'unixSocket', 'sockets'];
@@ -25,6 +25,8 @@ interface Plan {
   ini: IniFile | null;
   appName: string;
   options: Record<string, string>;
+  /** The options the ini file gave (the command line did not replace them). */
+  fromIni: ReadonlySet<string>;
 }
 
 function plan(argv: readonly string[]): Plan {
@@ -32,19 +34,25 @@ function plan(argv: readonly string[]): Plan {
   let ini: IniFile | null = null;
   let appName = 'main';
   let options: Record<string, string> = {};
-  if (cmd.help) return { cmd, ini, appName, options };
+  if (cmd.help) return { cmd, ini, appName, options, fromIni: new Set() };
   if (cmd.config !== null) {
     const { file, name } = splitConfigSpec(cmd.config);
     ini = readIni(file);
     appName = name;
     options = serverOptionsFromIni(ini, name);
-    if (LISTENER_OPTIONS.some((o) => o in cmd.options)) for (const o of LISTENER_OPTIONS) delete options[o];
+    const given = LISTENER_OPTIONS.filter((o) => o in cmd.options);
+    // --host or --port alone overrides that half of the file's host and port, not the other.
+    const hostPortOnly = given.every((o) => o === 'host' || o === 'port');
+    for (const o of given.length === 0 ? [] : LISTENER_OPTIONS) {
+      if (!(hostPortOnly && (o === 'host' || o === 'port'))) delete options[o];
+    }
   }
+  const fromIni = new Set(Object.keys(options).filter((o) => !(o in cmd.options)));
   options = { ...options, ...cmd.options };
   // As waitress-serve: the command line shows info messages unless told otherwise.
   options.logLevel ??= 'info';
   if (cmd.app === null && ini === null) throw new CommandLineError('Specify an application');
-  return { cmd, ini, appName, options };
+  return { cmd, ini, appName, options, fromIni };
 }
 
 async function loadApplication(p: Plan): Promise<App> {
@@ -84,10 +92,15 @@ function onShutdownSignals(logger: Logger, close: () => Promise<void>): () => vo
 
 /**
  * SIGHUP: reopen the access log file by its name, after logrotate moved it (its
- * default would end the process at once, requests in flight and all).
+ * default would end the process at once, requests in flight and all). Installed
+ * before the app loads, when there is nothing to reopen yet; returns the setter
+ * of the server once it serves.
  */
-function onReopenSignal(server: GarconServer): void {
+function onReopenSignal(): (server: GarconServer) => void {
+  let serving: GarconServer | null = null;
   process.on('SIGHUP', () => {
+    const server = serving;
+    if (server === null) return;
     try {
       server.reopenLogFiles();
       server.logger.info('SIGHUP received: log files reopened');
@@ -95,19 +108,36 @@ function onReopenSignal(server: GarconServer): void {
       server.logger.error('SIGHUP received: cannot reopen the access log', err);
     }
   });
+  return (server) => {
+    serving = server;
+  };
 }
 
-function report(err: unknown, withUsage: boolean): number {
+function ignoreStdoutError(): void {
+  // stdout is only for "Serving on" and the access log, which reports its own failures.
+}
+
+function report(err: unknown, withUsage: boolean, p: Plan | null = null): number {
   let message = err instanceof Error ? err.message : String(err);
-  // A bad value from the command line (an ini file's are reported with its key): name the flag typed.
-  if (err instanceof InvalidOptionError && message.startsWith('Invalid value for option')) {
-    const flag = OPTIONS.find((spec) => spec.name === err.option)?.flag;
-    if (flag) message = `${flag}: ${message}`;
+  // A bad value (not a conflict, which names its options): say where it was given,
+  // the flag typed or the ini file's section and key.
+  if (err instanceof InvalidOptionError && !message.startsWith('Option') && p !== null) {
+    const spec = OPTIONS.find((o) => o.name === err.option);
+    // host and port are checked as the listen entry they make.
+    const hostPort = err.option === 'listen' ? ['host', 'port'].filter((o) => o in p.cmd.options) : [];
+    if (hostPort.length > 0) {
+      message = `${hostPort.map((o) => OPTIONS.find((spec) => spec.name === o)!.flag).join(', ')}: ${message}`;
+    } else if (spec !== undefined && err.option in p.cmd.options) {
+      message = `${spec.flag}: ${message}`;
+    } else if (spec !== undefined && p.ini !== null && p.fromIni.has(err.option)) {
+      message = `${where(p.ini.file, serverSection(p.ini, p.appName) ?? 'server:main', spec.snake)}: ${message}`;
+    }
   }
   process.stderr.write(`Error: ${message}\n`);
   if (withUsage) process.stderr.write(`\n${usage()}`);
   // Anything that is not one of ours is a bug or an app failure at import: show where.
-  if (!(err instanceof GarconError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  const origin = err instanceof GarconError ? err.cause : err;
+  if (origin instanceof Error && !(origin instanceof GarconError) && origin.stack) process.stderr.write(`${origin.stack}\n`);
   return 1;
 }
 
@@ -117,6 +147,9 @@ function report(err: unknown, withUsage: boolean): number {
  * a single server keeps running until a signal and exits from the handler.
  */
 export async function main(argv: readonly string[]): Promise<number | null> {
+  // "Serving on" to a reader that went away (garcon-serve | head) must not end the
+  // server: EPIPE comes as an 'error' event, fatal without a listener.
+  process.stdout.on('error', ignoreStdoutError);
   let p: Plan;
   try {
     p = plan(argv);
@@ -140,19 +173,22 @@ export async function main(argv: readonly string[]): Promise<number | null> {
         stdout: process.stdout,
       });
     }
+    // Before the app loads: what the primary or logrotate asks meanwhile is kept or ignored, not fatal.
+    const control = cluster.isWorker ? workerControl() : null;
+    const reopenFor = onReopenSignal();
     const app = await loadApplication(p);
-    if (cluster.isWorker) {
+    if (control !== null) {
       const server = await createServer(app, p.options).listen();
-      serveAsWorker(server.addresses, onShutdownSignals(server.logger, () => server.close()));
-      onReopenSignal(server);
+      reopenFor(server);
+      control.serving(server.addresses, onShutdownSignals(server.logger, () => server.close()));
     } else {
       const server = await serve(app, p.options);
+      reopenFor(server);
       onShutdownSignals(server.logger, () => server.close());
-      onReopenSignal(server);
     }
     return null;
   } catch (err) {
-    return report(err, err instanceof AppResolutionError);
+    return report(err, err instanceof AppResolutionError, p);
   }
 }
 

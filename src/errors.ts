@@ -120,8 +120,10 @@ export class ListenError extends GarconError {
 
 /** garcon-serve could not find or load the application. */
 export class AppResolutionError extends GarconError {
-  constructor(message: string) {
+  /** `cause`: what the app's module threw while loading, if that is why. */
+  constructor(message: string, cause?: unknown) {
     super('GARCON_ERR_APP_RESOLUTION', message);
+    if (cause !== undefined) this.cause = cause;
   }
 }
 

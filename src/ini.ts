@@ -173,9 +173,14 @@ const SERVER_USES = new Set(['egg:waitress#main', 'egg:garcon#main', 'garcon', '
  * value is reported with its file, section and key. [logger_garcon] `level`
  * becomes logLevel.
  */
+/** The `[server:...]` section that configures the server named `name`, or null when there is none. */
+export function serverSection(ini: IniFile, name = 'main'): string | null {
+  return ini.has(`server:${name}`) ? `server:${name}` : ini.has('server:main') ? 'server:main' : null;
+}
+
 export function serverOptionsFromIni(ini: IniFile, name = 'main'): Record<string, string> {
   const options: Record<string, string> = {};
-  const sectionName = ini.has(`server:${name}`) ? `server:${name}` : ini.has('server:main') ? 'server:main' : null;
+  const sectionName = serverSection(ini, name);
   if (sectionName !== null) {
     for (const [key, value] of ini.section(sectionName)) {
       if (key === 'use') {

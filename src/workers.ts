@@ -69,6 +69,8 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
     let stopping = false;
     let finished = false;
     let killTimer: NodeJS.Timeout | null = null;
+    /** Restarts waiting out RESTART_DELAY_MS. They hold the event loop: with every worker dead, nothing else does. */
+    const restartTimers = new Set<NodeJS.Timeout>();
     /** 1 once the workers failed to start or a second signal cut the shutdown short. */
     let exitCode = 0;
 
@@ -76,6 +78,7 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
       if (finished) return;
       finished = true;
       if (killTimer) clearTimeout(killTimer);
+      for (const timer of restartTimers) clearTimeout(timer);
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       process.off('SIGHUP', onReopen);
@@ -104,6 +107,11 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
       worker.on('message', (message: unknown) => {
         if (!isWorkerMessage(message) || message.garcon !== 'listening') return;
         listened.add(worker);
+        if (stopping) {
+          // Asked to stop while it was loading: say it again now that it serves, and announce nothing.
+          if (worker.isConnected()) worker.send({ garcon: 'shutdown' } satisfies WorkerMessage);
+          return;
+        }
         servingOn ??= message.addresses;
         startupSettled();
       });
@@ -111,6 +119,8 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
 
     const stop = () => {
       stopping = true;
+      for (const timer of restartTimers) clearTimeout(timer);
+      restartTimers.clear();
       for (const worker of living()) {
         if (worker.isConnected()) worker.send({ garcon: 'shutdown' } satisfies WorkerMessage);
       }
@@ -145,8 +155,15 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
       }
       listened.delete(worker);
       plan.logger.warn(`worker ${worker.process.pid} died (${signal ?? `code ${code}`}); starting a new one`);
-      if (lived < CRASH_WINDOW_MS) setTimeout(() => !stopping && fork(), RESTART_DELAY_MS).unref();
-      else fork();
+      if (lived < CRASH_WINDOW_MS) {
+        const timer = setTimeout(() => {
+          restartTimers.delete(timer);
+          if (!stopping) fork();
+        }, RESTART_DELAY_MS);
+        restartTimers.add(timer);
+      } else {
+        fork();
+      }
     });
 
     function onSignal(signal: NodeJS.Signals): void {
@@ -162,9 +179,10 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
     }
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    // Each worker writes the access log itself: each reopens it.
+    // Each worker writes the access log itself: each reopens it. One still loading has
+    // no log open yet (and would die of the signal's default action).
     function onReopen(): void {
-      for (const worker of living()) worker.process.kill('SIGHUP');
+      for (const worker of living()) if (listened.has(worker)) worker.process.kill('SIGHUP');
     }
     process.on('SIGHUP', onReopen);
 
@@ -172,10 +190,30 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
   });
 }
 
-/** In a worker: tell the primary where we listen, and stop gracefully when it asks. */
-export function serveAsWorker(addresses: (net.AddressInfo | string)[], shutdown: () => void): void {
-  process.send?.({ garcon: 'listening', addresses } satisfies WorkerMessage);
+/** A worker's side of the cluster: its shutdown, asked for by the primary. */
+export interface WorkerControl {
+  /** Tell the primary where we listen; `shutdown` starts a graceful stop (at once if one was asked for already). */
+  serving(addresses: (net.AddressInfo | string)[], shutdown: () => void): void;
+}
+
+/**
+ * In a worker, before it loads the app: a shutdown the primary asks for while
+ * the app loads (a SIGTERM during start-up) is kept for when the worker
+ * serves, not lost for want of a listener.
+ */
+export function workerControl(): WorkerControl {
+  let asked = false;
+  let shutdown: (() => void) | null = null;
   process.on('message', (message: unknown) => {
-    if (isWorkerMessage(message) && message.garcon === 'shutdown') shutdown();
+    if (!isWorkerMessage(message) || message.garcon !== 'shutdown') return;
+    if (shutdown === null) asked = true;
+    else shutdown();
   });
+  return {
+    serving(addresses, stop) {
+      shutdown = stop;
+      process.send?.({ garcon: 'listening', addresses } satisfies WorkerMessage);
+      if (asked) stop();
+    },
+  };
 }

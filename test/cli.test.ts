@@ -293,6 +293,21 @@ describe('garcon-serve', () => {
       expect((await get(await serving(r2))).headers.server).to.equal('cli-wins');
     });
 
+    it('a bad value checked only with the others (trustedProxy, listen) names the ini key or the flag', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
+      try {
+        const file = path.join(dir, 'late.ini');
+        fs.writeFileSync(file, '[server:main]\ntrusted_proxy = 10.0.0.300\n[app:main]\nuse = file:x.js\n');
+        const [a, b] = [run(['--config', file]), run(['--host=', './cli-apps.js:app'])];
+        expect((await finished(a)).code).to.equal(1);
+        expect(a.stderr()).to.match(new RegExp(`^Error: ${file.replace(/[.\\/]/g, '\\$&')} \\[server:main\\] trusted_proxy: Invalid value for option "trustedProxy": "10\\.0\\.0\\.300"`));
+        expect((await finished(b)).code).to.equal(1);
+        expect(b.stderr()).to.match(/^Error: --host: Invalid host\/port specified: ":8080"/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('a bad ini value: exit 1 naming file, section and key', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
       try {
@@ -445,6 +460,88 @@ describe('garcon-serve', () => {
       await new Promise((resolve) => setTimeout(resolve, 150));
       r2.child.kill('SIGTERM');
       expect((await finished(r2, 3000)).code).to.equal(1);
+    });
+
+    it('--workers: workers that keep dying young are restarted, and the primary stays up', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', '--call', './cli-apps.js:diesYoung']);
+      await serving(r, 15000);
+      // Each dies 0.3 s after it serves and waits 1 s for its replacement: the primary
+      // must not end while none is alive (it used to exit 0 with nothing serving).
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      expect(r.child.exitCode).to.equal(null);
+      expect(r.stderr().match(/died \(code 3\); starting a new one/g)?.length ?? 0).to.be.at.least(3);
+      r.child.kill('SIGTERM');
+      expect((await finished(r)).signal).to.equal(null);
+    });
+
+    it('--workers: SIGTERM while the workers load stops them as soon as they can, with no "Serving on"', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', '--shutdown-timeout=3', '--call', './cli-apps.js:slowFactory']);
+      while ((r.stderr().match(/loading in/g) ?? []).length < 2) await new Promise((resolve) => setTimeout(resolve, 25));
+      r.child.kill('SIGTERM');
+      // The factory takes 1.5 s; the workers used to serve on until killed at shutdownTimeout + 5 s.
+      expect(await finished(r, 5000)).to.deep.equal({ code: 0, signal: null });
+      expect(r.stdout()).to.not.include('Serving on');
+    });
+
+    it('--workers: SIGHUP while the workers load kills none of them', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', '--call', './cli-apps.js:slowFactory']);
+      while ((r.stderr().match(/loading in/g) ?? []).length < 2) await new Promise((resolve) => setTimeout(resolve, 25));
+      r.child.kill('SIGHUP');
+      const url = await serving(r, 15000);
+      const pids = new Set<string>();
+      for (let i = 0; i < 6; i++) pids.add((await get(url)).body.split(' ')[2] as string);
+      expect(pids.size).to.equal(2);
+      expect(r.stderr()).to.not.include('exited');
+      r.child.kill('SIGTERM');
+      expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
+    });
+
+    it('keeps serving when stdout is closed under it ("Serving on" to a reader that left)', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
+      try {
+        const sock = path.join(dir, 's.sock');
+        const child = spawn(process.execPath, [CLI, `--unix-socket=${sock}`, './cli-apps.js:app'], { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
+        children.push(child);
+        child.stdout.destroy();
+        let err = '';
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        const deadline = Date.now() + 10000;
+        while (!fs.existsSync(sock) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect((await get('http://localhost/', { socketPath: sock })).status).to.equal(200);
+        expect(child.exitCode, err).to.equal(null);
+        expect(err).to.not.include('EPIPE');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('names what failed inside an app module: a missing dependency, a non-Error throw', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
+      try {
+        fs.writeFileSync(path.join(dir, 'needs.js'), "require('garcon-no-such-dependency');\nexports.app = () => [];\n");
+        fs.writeFileSync(path.join(dir, 'throws.js'), "throw 'a string';\n");
+        const [a, b] = [run(['./needs.js:app'], dir), run(['./throws.js:app'], dir)];
+        expect((await finished(a)).code).to.equal(1);
+        expect(a.stderr()).to.match(/^Error: Cannot import application '\.\/needs\.js:app': Cannot find module 'garcon-no-such-dependency'/);
+        expect((await finished(b)).code).to.equal(1);
+        expect(b.stderr()).to.match(/^Error: Cannot import application '\.\/throws\.js:app': it threw a string\n/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('--host or --port overrides only that half of the ini file\'s host and port', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
+      try {
+        const file = path.join(dir, 'hp.ini');
+        fs.writeFileSync(file, `[server:main]\nhost = 127.0.0.1\nport = 1\n[app:main]\nuse = file:${path.join(FIXTURES, 'cli-apps.js')}#app\n`);
+        const r = run(['--config', file, '--port=0']);
+        // The file's host stays: not every address (0.0.0.0).
+        expect(await serving(r)).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('--workers: exits 1 when no worker can start', async () => {
