@@ -111,6 +111,9 @@ export function parseIni(text: string, file: string): IniFile {
   let current: Map<string, Entry> | null = null;
   let currentName = '';
   let lastEntry: Entry | null = null;
+  /** The key whose value a blank line just ended (an indented line next would be a mistake). */
+  let endedKey: string | null = null;
+  let lastKey = '';
   const lines = text.split('\n');
   lines.forEach((rawLine, index) => {
     const lineNo = index + 1;
@@ -118,13 +121,21 @@ export function parseIni(text: string, file: string): IniFile {
     const trimmed = line.trim();
     const fail = (why: string) => new ConfigFileError(`${file}:${lineNo}: ${why}`);
     if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) {
-      if (trimmed === '') lastEntry = null; // a blank line ends a multi-line value
+      if (trimmed === '' && lastEntry !== null) {
+        // A blank line ends a multi-line value.
+        lastEntry = null;
+        endedKey = lastKey;
+      }
       return;
     }
     if (/^[ \t]/.test(line) && lastEntry !== null) {
       lastEntry.value += `\n${trimmed}`; // continuation line
       return;
     }
+    if (/^[ \t]/.test(line) && endedKey !== null) {
+      throw fail(`a blank line inside the multi-line value of "${endedKey}" in [${currentName}] (a blank line ends a value: remove it)`);
+    }
+    endedKey = null;
     if (trimmed.startsWith('[')) {
       if (!trimmed.endsWith(']')) throw fail(`bad section header ${JSON.stringify(trimmed)}`);
       currentName = trimmed.slice(1, -1).trim();
@@ -147,6 +158,7 @@ export function parseIni(text: string, file: string): IniFile {
     if (key === '') throw fail(`empty key in [${currentName}]`);
     if (current.has(key)) throw fail(`key "${key}" appears twice in [${currentName}]`);
     lastEntry = { value: line.slice(split + 1).trim(), line: lineNo };
+    lastKey = key;
     current.set(key, lastEntry);
   });
   return new IniFile(file, sections, defaults);

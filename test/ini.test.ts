@@ -90,6 +90,12 @@ describe('ini files', () => {
       expectConfigError(() => parseIni('[a]\n[a]\n', '/x.ini'), '/x.ini:2: section [a] appears twice');
       expectConfigError(() => parseIni('[a]\nk = 1\nk = 2\n', '/x.ini'), '/x.ini:3: key "k" appears twice in [a]');
       expectConfigError(() => parseIni('[a]\n = 1\n', '/x.ini'), '/x.ini:2: empty key in [a]');
+      expectConfigError(
+        () => parseIni('[a]\nlisten =\n    127.0.0.1:1\n\n    127.0.0.1:2\n', '/x.ini'),
+        '/x.ini:5: a blank line inside the multi-line value of "listen" in [a] (a blank line ends a value: remove it)',
+      );
+      // After a blank line, an unindented key is fine.
+      expect(parseIni('[a]\nk =\n  1\n\nj = 2\n', '/x.ini').section('a').get('j')).to.equal('2');
     });
 
     it('reports an unreadable file', () => {
