@@ -20,3 +20,17 @@
  * which returns the middleware.
  */
 export { prefixFilterFactory, prefixMiddleware, type PrefixOptions } from './prefix.js';
+
+/**
+ * TransLogger (Paste's `translogger` filter, the access log Waitress's documentation
+ * points to): one Apache combined line per response, to stderr or a logger.
+ *
+ * @example
+ * ```ts
+ * const app = transLogger(myApp, { logger: (line) => myLog.info(line) });
+ * ```
+ *
+ * From an ini file: `[filter:translogger] use = egg:Paste#translogger` (or `egg:garcon#translogger`),
+ * with an optional `format`; `transLoggerFilterFactory(globalConf, localConf)` returns the middleware.
+ */
+export { TRANSLOGGER_FIELDS, transLogger, transLoggerFilterFactory, type TransLoggerOptions } from './translogger.js';

@@ -302,7 +302,7 @@ const TRUE_WORDS = new Set(['t', 'true', 'y', 'yes', 'on', '1']);
 const FALSE_WORDS = new Set(['f', 'false', 'n', 'no', 'off', '0', '']);
 
 /** The boolean a switch word means, or undefined when it is not one. */
-export function parseBoolWord(text: string): boolean | undefined {
+function parseBoolWord(text: string): boolean | undefined {
   const word = text.trim().toLowerCase();
   if (TRUE_WORDS.has(word)) return true;
   if (FALSE_WORDS.has(word)) return false;

@@ -7,8 +7,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseBoolWord } from './adjustments.js';
-import { AppResolutionError, ConfigFileError } from './errors.js';
+import { AppResolutionError, ConfigFileError, InvalidOptionError } from './errors.js';
 import { readIni, where, type IniFile } from './ini.js';
 
 /** A module specifier is a file path when it is absolute or starts with ./ or ../ (or ends with a JS extension). */
@@ -173,34 +172,34 @@ function mustBeFunction(ini: IniFile, section: string, value: unknown, role: str
   return value as AnyApp;
 }
 
-/** The built-in filters `egg:garcon#prefix` (alias `egg:PasteDeploy#prefix`). */
-async function builtinFilter(ini: IniFile, section: string, name: string, local: Conf): Promise<Filter> {
-  if (name !== 'prefix') throw new ConfigFileError(`${where(ini.file, section, 'use')}: garcon has no built-in filter "${name}" (it has "prefix")`);
+/** The built-in filters, by name, and the factory in garcon/middleware that makes each. */
+const BUILTIN_FILTERS: Readonly<Record<string, string>> = { prefix: 'prefixFilterFactory', translogger: 'transLoggerFilterFactory' };
+/** The eggs whose filters garcon has built in: its own, PasteDeploy's prefix and Paste's translogger. */
+const BUILTIN_EGGS: ReadonlySet<string> = new Set(['garcon', 'PasteDeploy', 'Paste']);
+
+/** A built-in filter (`egg:garcon#prefix`, `egg:Paste#translogger`...) made from its section's settings. */
+async function builtinFilter(ini: IniFile, section: string, name: string, global: Conf, local: Conf): Promise<Filter> {
+  const factoryName = Object.hasOwn(BUILTIN_FILTERS, name) ? BUILTIN_FILTERS[name]! : null;
+  if (factoryName === null) {
+    const names = Object.keys(BUILTIN_FILTERS).map((n) => `"${n}"`).join(', ');
+    throw new ConfigFileError(`${where(ini.file, section, 'use')}: garcon has no built-in filter "${name}" (it has ${names})`);
+  }
   // Loaded at run time: middleware/ is its own entry point (garcon/middleware).
   const file = path.join(__dirname, '..', 'middleware', 'index.js');
-  let prefixMiddleware: unknown;
+  let factory: unknown;
   try {
-    prefixMiddleware = ((await import(pathToFileURL(file).href)) as Record<string, unknown>).prefixMiddleware;
+    factory = ((await import(pathToFileURL(file).href)) as Record<string, unknown>)[factoryName];
   } catch (err) {
     throw new ConfigFileError(`${where(ini.file, section, 'use')}: cannot load garcon's middleware (${(err as Error).message})`);
   }
-  if (typeof prefixMiddleware !== 'function') throw new ConfigFileError(`${where(ini.file, section, 'use')}: ${file} has no prefixMiddleware`);
-  const known = new Set(['prefix', 'translate_forwarded_server', 'force_port', 'scheme']);
-  for (const key of Object.keys(local)) {
-    if (!known.has(key)) throw new ConfigFileError(`${where(ini.file, section, key)}: unknown setting of the prefix filter (${[...known].join(', ')})`);
+  if (typeof factory !== 'function') throw new ConfigFileError(`${where(ini.file, section, 'use')}: ${file} has no ${factoryName}`);
+  try {
+    return (factory as (g: Conf, l: Conf) => Filter)(global, local);
+  } catch (err) {
+    // The factory names the setting at fault: say where it is in the file.
+    if (err instanceof InvalidOptionError) throw new ConfigFileError(`${where(ini.file, section, err.option)}: ${err.message}`);
+    throw err;
   }
-  const options: Record<string, unknown> = {};
-  if (local.prefix !== undefined) options.prefix = local.prefix;
-  if (local.scheme !== undefined) options.scheme = local.scheme;
-  if (local.force_port !== undefined) options.forcePort = local.force_port;
-  if (local.translate_forwarded_server !== undefined) {
-    const flag = parseBoolWord(local.translate_forwarded_server);
-    if (flag === undefined || local.translate_forwarded_server.trim() === '') {
-      throw new ConfigFileError(`${where(ini.file, section, 'translate_forwarded_server')}: ${JSON.stringify(local.translate_forwarded_server)} is not a boolean`);
-    }
-    options.translateForwardedServer = flag;
-  }
-  return (app) => (prefixMiddleware as (app: AnyApp, options: Record<string, unknown>) => AnyApp)(app, options);
 }
 
 /** A [filter:NAME] section as a function from app to app. */
@@ -214,7 +213,7 @@ function loadFilter(ini: IniFile, name: string, from: string): Promise<Filter> {
 async function filterOfSection(ini: IniFile, section: string): Promise<Filter> {
   const { local, global } = confOf(ini, section);
   const { scheme, target, fragment } = parseUse(ini, section, ini.section(section).get('use'));
-  if (scheme === 'egg' && (target === 'garcon' || target === 'PasteDeploy')) return builtinFilter(ini, section, fragment, local);
+  if (scheme === 'egg' && BUILTIN_EGGS.has(target)) return builtinFilter(ini, section, fragment, global, local);
   if (scheme === 'config') {
     const other = readIni(path.resolve(ini.here, target));
     return loadFilter(other, fragment || 'main', where(ini.file, section, 'use'));

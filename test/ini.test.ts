@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import sinon from 'sinon';
 import { loadApp, loadIniApp, splitConfigSpec } from '../src/app-loader.js';
 import { ConfigFileError } from '../src/errors.js';
 import { parseIni, readIni, serverOptionsFromIni } from '../src/ini.js';
@@ -219,6 +220,24 @@ describe('ini files', () => {
       expect((await call(await loadIniApp(readIni(file)))).body).to.match(/^HELLO FROM \d+/);
     });
 
+    it('has the built-in filters of Waitress users\' ini files: PasteDeploy\'s prefix, Paste\'s translogger', async () => {
+      const file = write(
+        'b.ini',
+        `[pipeline:main]\npipeline = log mount app\n[filter:log]\nuse = egg:Paste#translogger\nformat = %%(REQUEST_METHOD)s %%(REQUEST_URI)s %%(status)s\n` +
+          `[filter:mount]\nuse = egg:PasteDeploy#prefix\nprefix = /blog\n[app:app]\nuse = file:${APPS}#app\n`,
+      );
+      const stderr = sinon.stub(process.stderr, 'write').returns(true);
+      let out: { status: string; body: string };
+      try {
+        out = await call(await loadApp(`config:${file}`), { REQUEST_METHOD: 'GET', PATH_INFO: '/blog/post', QUERY_STRING: 'a=1' });
+      } finally {
+        stderr.restore();
+      }
+      expect(out.body).to.match(/^hello from \d+ \/blog\|\/post$/);
+      // The logger is outside the prefix filter: it logs the path as it came.
+      expect(stderr.args.map(([text]) => String(text))).to.include('GET /blog/post?a=1 200\n');
+    });
+
     it('names the file, section and key when something is wrong', async () => {
       const bad = async (text: string, message: string | RegExp) => {
         await expectConfigRejection(loadApp(`config:${write('bad.ini', text)}`), message);
@@ -239,8 +258,14 @@ describe('ini files', () => {
       await bad(`[app:main]\nuse = file:${APPS}#nope\n`, /\[app:main\] use target 'file:.*cli-apps\.js': module has no export "nope"$/);
       await bad('[filter-app:main]\nuse = file:x.js\n', `${f} [filter-app:main]: missing "next" (the app to wrap)`);
       await bad(`[app:main]\nuse = call:${APPS}:notAFunction\n`, `${f} [app:main] use: the app factory is string, not a function`);
-      await bad(`[app:main]\nuse = file:${APPS}#app\nfilter-with = f\n[filter:f]\nuse = egg:garcon#gzip\n`, `${f} [filter:f] use: garcon has no built-in filter "gzip" (it has "prefix")`);
+      await bad(`[app:main]\nuse = file:${APPS}#app\nfilter-with = f\n[filter:f]\nuse = egg:garcon#gzip\n`, `${f} [filter:f] use: garcon has no built-in filter "gzip" (it has "prefix", "translogger")`);
       await bad(`[app:main]\nuse = file:${APPS}#app\nget x = nope\n`, `${f} [app:main] get x: [DEFAULT] has no "nope"`);
+      const filtered = (filter: string) => `[app:main]\nuse = file:${APPS}#app\nfilter-with = f\n[filter:f]\n${filter}`;
+      await bad(filtered('use = egg:PasteDeploy#prefix\nprefx = /a\n'), `${f} [filter:f] prefx: Unknown option "prefx" for the prefix filter`);
+      await bad(filtered('use = egg:garcon#prefix\ntranslate_forwarded_server = perhaps\n'), /^.* \[filter:f\] translate_forwarded_server: translate_forwarded_server: "perhaps" is not a boolean/);
+      await bad(filtered('use = egg:Paste#translogger\nformat = %%(nope)s\n'), /^.* \[filter:f\] format: format: "%\(nope\)s" has "%\(nope\)s"; a format may use %% and %\(NAME\)s of REMOTE_ADDR/);
+      await bad(filtered('use = egg:Paste#translogger\nsetup_console_handler = false\n'), /\[filter:f\] setup_console_handler: .*use garcon's access_log option$/);
+      await bad(filtered('use = egg:Paste#translogger\nlogger_name = wsgi\n'), /\[filter:f\] logger_name: Unknown option "logger_name" for the translogger filter/);
       await expectConfigRejection(loadApp('app.ini'), 'loadApp: "app.ini" is not a config:FILE.ini[#NAME] URI');
     });
   });

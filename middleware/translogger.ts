@@ -1,0 +1,169 @@
+// TransLogger: a port of Paste's `egg:Paste#translogger` filter, the access log
+// Waitress's documentation points to (spec section 8), so that an ini file
+// brought over from Waitress keeps its pipeline. One line per response in
+// Apache combined format, written when the app calls start_response, with the
+// byte count taken from its Content-Length ('-' without one), as Paste does.
+// Fixed on the way: the client is REMOTE_ADDR, which garcon's trusted-proxy
+// stage has already set from a trusted proxy (Paste logs X-Forwarded-For as any
+// client sent it); the path is percent-encoded byte by byte (Paste encoded the
+// latin-1 characters of PATH_INFO again as UTF-8); and client text is escaped,
+// so that a request cannot write a line of its own. garcon's `accessLog` option
+// does the same job without a middleware, and counts the bytes really sent.
+
+import { apacheTime, escapeLogField } from '../src/access-log.js';
+import { InvalidOptionError } from '../src/errors.js';
+import type { App, Environ, Logger, Middleware, StartResponse } from '../src/types.js';
+
+export interface TransLoggerOptions {
+  /** Where lines go: a function, or a Logger's info(); by default stderr, a line each (Paste's console handler). */
+  logger?: Logger | ((line: string) => void);
+  /** Paste's format string: `%(NAME)s` of the names in TRANSLOGGER_FIELDS, and `%%`. */
+  format?: string;
+}
+
+/** The names a format may use, as in Paste. */
+export const TRANSLOGGER_FIELDS = [
+  'REMOTE_ADDR', 'REMOTE_USER', 'REQUEST_METHOD', 'REQUEST_URI', 'HTTP_VERSION',
+  'time', 'status', 'bytes', 'HTTP_REFERER', 'HTTP_USER_AGENT',
+] as const;
+type Field = (typeof TRANSLOGGER_FIELDS)[number];
+
+/** Paste's default: Apache combined. */
+const DEFAULT_FORMAT =
+  '%(REMOTE_ADDR)s - %(REMOTE_USER)s [%(time)s] "%(REQUEST_METHOD)s %(REQUEST_URI)s %(HTTP_VERSION)s" ' +
+  '%(status)s %(bytes)s "%(HTTP_REFERER)s" "%(HTTP_USER_AGENT)s"';
+
+/** A format as text and field names, alternating (text first and last). */
+type CompiledFormat = readonly (string | Field)[];
+
+function compileFormat(format: string, option: string): CompiledFormat {
+  const parts: (string | Field)[] = [];
+  let text = '';
+  let at = 0;
+  while (at < format.length) {
+    const percent = format.indexOf('%', at);
+    if (percent === -1) {
+      text += format.slice(at);
+      break;
+    }
+    text += format.slice(at, percent);
+    if (format[percent + 1] === '%') {
+      text += '%';
+      at = percent + 2;
+      continue;
+    }
+    const close = format.indexOf(')s', percent);
+    const name = format[percent + 1] === '(' && close !== -1 ? format.slice(percent + 2, close) : null;
+    if (name === null || !(TRANSLOGGER_FIELDS as readonly string[]).includes(name)) {
+      throw new InvalidOptionError(
+        option,
+        `${option}: ${JSON.stringify(format)} has ${JSON.stringify(format.slice(percent, close === -1 ? percent + 2 : close + 2))}; ` +
+          `a format may use %% and %(NAME)s of ${TRANSLOGGER_FIELDS.join(', ')}`,
+      );
+    }
+    parts.push(text, name as Field);
+    text = '';
+    at = close + 2;
+  }
+  parts.push(text);
+  return parts;
+}
+
+/** Python's quote(path, safe='/'), on the bytes PATH_INFO carries one per char. */
+function quotePath(path: string): string {
+  let out = '';
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    const safe = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2f || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
+    out += safe ? path[i] : `%${(c & 0xff).toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+function text(environ: Environ, key: string): string {
+  const value = environ[key];
+  return typeof value === 'string' ? value : '';
+}
+
+function orDash(value: string): string {
+  return value === '' ? '-' : escapeLogField(value);
+}
+
+function contentLength(headers: unknown): string {
+  if (!Array.isArray(headers)) return '-';
+  for (const pair of headers as unknown[]) {
+    if (Array.isArray(pair) && typeof pair[0] === 'string' && pair[0].toLowerCase() === 'content-length') return String(pair[1]);
+  }
+  return '-';
+}
+
+function lineOf(format: CompiledFormat, values: Record<Field, string>): string {
+  let line = '';
+  for (let i = 0; i < format.length; i++) line += i % 2 === 0 ? format[i] : values[format[i] as Field];
+  return line;
+}
+
+function writerOf(logger: TransLoggerOptions['logger']): (line: string) => void {
+  if (logger === undefined) return (line) => process.stderr.write(`${line}\n`);
+  if (typeof logger === 'function') return logger;
+  return (line) => logger.info(line);
+}
+
+/** Wrap `app` so that every response is logged as TransLogger logs it. */
+export function transLogger(app: App, options: TransLoggerOptions = {}): App {
+  const format = compileFormat(options.format ?? DEFAULT_FORMAT, 'format');
+  const write = writerOf(options.logger);
+  return (environ, startResponse) => {
+    const received = new Date();
+    const logged: StartResponse = (status, headers, excInfo) => {
+      const query = text(environ, 'QUERY_STRING');
+      const line = lineOf(format, {
+        REMOTE_ADDR: orDash(text(environ, 'REMOTE_ADDR')),
+        REMOTE_USER: orDash(text(environ, 'REMOTE_USER')),
+        REQUEST_METHOD: escapeLogField(text(environ, 'REQUEST_METHOD')),
+        REQUEST_URI: escapeLogField(quotePath(text(environ, 'SCRIPT_NAME') + text(environ, 'PATH_INFO')) + (query === '' ? '' : `?${query}`)),
+        HTTP_VERSION: escapeLogField(text(environ, 'SERVER_PROTOCOL')),
+        time: apacheTime(received).slice(1, -1),
+        status: typeof status === 'string' ? escapeLogField(status.split(' ', 1)[0]!) : '-',
+        bytes: escapeLogField(contentLength(headers)),
+        HTTP_REFERER: orDash(text(environ, 'HTTP_REFERER')),
+        HTTP_USER_AGENT: orDash(text(environ, 'HTTP_USER_AGENT')),
+      });
+      try {
+        write(line);
+      } catch {
+        // A logger that fails must not fail the response it logs.
+      }
+      return startResponse(status, headers, excInfo);
+    };
+    return app(environ, logged);
+  };
+}
+
+const FACTORY_KEYS: ReadonlySet<string> = new Set(['format', 'setup_console_handler']);
+
+/**
+ * `egg:Paste#translogger` (and `egg:garcon#translogger`) in an ini file: the
+ * section's settings in, the middleware out. Lines go to stderr, as with
+ * Paste's console handler (`setup_console_handler`, on by default); garcon has
+ * no logging configuration to send them anywhere else, so turning it off, or
+ * Paste's logger settings, are refused with a pointer to `access_log`.
+ */
+export function transLoggerFilterFactory(
+  _globalConf: Readonly<Record<string, string>>,
+  localConf: Readonly<Record<string, string>>,
+): Middleware {
+  for (const [key, value] of Object.entries(localConf)) {
+    if (key === 'setup_console_handler' && !['true', 'yes', 'on', 'y', 't', '1'].includes(value.trim().toLowerCase())) {
+      throw new InvalidOptionError(key, `${key}: garcon has no logging configuration to send TransLogger's lines to: leave it on (stderr), or use garcon's access_log option`);
+    }
+    if (!FACTORY_KEYS.has(key)) {
+      throw new InvalidOptionError(key, `Unknown option ${JSON.stringify(key)} for the translogger filter (it takes format and setup_console_handler; garcon's access_log option logs to stdout or a file)`);
+    }
+  }
+  const options: TransLoggerOptions = {};
+  if (localConf.format !== undefined) options.format = localConf.format;
+  // Checked now, so that a bad format fails while the ini file is loaded.
+  compileFormat(options.format ?? DEFAULT_FORMAT, 'format');
+  return (app) => transLogger(app, options);
+}

@@ -1,0 +1,98 @@
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { TRANSLOGGER_FIELDS, transLogger } from '../middleware/index.js';
+import { InvalidOptionError } from '../src/errors.js';
+import type { App, Environ, StartResponse } from '../src/types.js';
+import { send, startServer } from './helpers/http.js';
+
+const app: App = (_environ, startResponse) => {
+  startResponse('201 Created', [['Content-Type', 'text/plain'], ['Content-Length', '2']]);
+  return [Buffer.from('ok')];
+};
+
+function environ(extra: Record<string, unknown> = {}): Environ {
+  return {
+    REQUEST_METHOD: 'GET', SCRIPT_NAME: '/mount', PATH_INFO: '/caf\xe9 x', QUERY_STRING: 'q=1', SERVER_PROTOCOL: 'HTTP/1.1',
+    REMOTE_ADDR: '203.0.113.9', HTTP_USER_AGENT: 'curl/8', HTTP_X_FORWARDED_FOR: '6.6.6.6', ...extra,
+  } as unknown as Environ;
+}
+
+function run(wrapped: App, env: Environ): void {
+  const start: StartResponse = () => () => undefined;
+  void wrapped(env, start);
+}
+
+describe('transLogger (Paste TransLogger)', () => {
+  const WHEN = new Date(Date.UTC(2024, 9, 5, 13, 5, 9));
+  let clock: sinon.SinonFakeTimers;
+  let savedTz: string | undefined;
+  beforeEach(() => {
+    savedTz = process.env.TZ;
+    process.env.TZ = 'UTC';
+    clock = sinon.useFakeTimers({ now: WHEN.getTime(), toFake: ['Date'] });
+  });
+  afterEach(() => {
+    clock.restore();
+    if (savedTz === undefined) delete process.env.TZ;
+    else process.env.TZ = savedTz;
+  });
+
+  it('logs Apache combined when start_response is called: REMOTE_ADDR (never X-Forwarded-For), the path encoded byte by byte', () => {
+    const lines: string[] = [];
+    run(transLogger(app, { logger: (line) => lines.push(line) }), environ());
+    expect(lines).to.deep.equal([
+      '203.0.113.9 - - [05/Oct/2024:13:05:09 +0000] "GET /mount/caf%E9%20x?q=1 HTTP/1.1" 201 2 "-" "curl/8"',
+    ]);
+  });
+
+  it('takes a Paste format, and a Logger', () => {
+    const info = sinon.spy();
+    const logger = { debug() {}, info, warn() {}, error() {} };
+    run(transLogger(app, { logger, format: '%(status)s %(bytes)s %(REMOTE_USER)s 100%%' }), environ({ REMOTE_USER: 'ann' }));
+    expect(info.args).to.deep.equal([['201 2 ann 100%']]);
+    expect(TRANSLOGGER_FIELDS).to.include('HTTP_VERSION');
+  });
+
+  it('refuses an unknown field or a bare % in the format when it is built', () => {
+    expect(() => transLogger(app, { format: '%(host)s' })).to.throw(InvalidOptionError, /has "%\(host\)s"/);
+    expect(() => transLogger(app, { format: '50% off' })).to.throw(InvalidOptionError, /has "% "/);
+  });
+
+  it('escapes client text, so a request cannot write a line of its own', () => {
+    const lines: string[] = [];
+    run(transLogger(app, { logger: (line) => lines.push(line) }), environ({ HTTP_USER_AGENT: 'x"\n1.2.3.4 - - [', HTTP_REFERER: 'a\\b' }));
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.include('"a\\\\b" "x\\"\\x0a1.2.3.4 - - ["');
+  });
+
+  it('logs "-" for bytes without a Content-Length, and still answers when its logger throws', () => {
+    const lines: string[] = [];
+    const noLength: App = (_e, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      return [];
+    };
+    run(transLogger(noLength, { logger: (line) => lines.push(line), format: '%(status)s %(bytes)s' }), environ());
+    expect(lines).to.deep.equal(['200 -']);
+    const statuses: string[] = [];
+    const broken = transLogger(app, { logger: () => { throw new Error('log down'); } });
+    broken(environ(), (status) => {
+      statuses.push(status as string);
+      return () => undefined;
+    });
+    expect(statuses).to.deep.equal(['201 Created']);
+  });
+
+  it('serves through garcon: one line per response, REMOTE_ADDR as garcon set it', async () => {
+    clock.restore();
+    const lines: string[] = [];
+    const running = await startServer(transLogger(app, { logger: (line) => lines.push(line) }));
+    try {
+      const exchange = await send(running.port, 'GET /a%20b?z=2 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: close\r\n\r\n');
+      expect(exchange.responses[0]?.status).to.equal(201);
+      expect(lines).to.have.length(1);
+      expect(lines[0]).to.match(/^127\.0\.0\.1 - - \[.*\] "GET \/a%20b\?z=2 HTTP\/1\.1" 201 2 "-" "-"$/);
+    } finally {
+      await running.close();
+    }
+  });
+});
