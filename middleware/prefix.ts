@@ -212,7 +212,7 @@ export function prefixFilterFactory(
 ): Middleware {
   for (const key of Object.keys(localConf)) {
     if (!FACTORY_KEYS.has(key)) {
-      throw new InvalidOptionError(key, `Unknown option ${JSON.stringify(key)} for the prefix filter`);
+      throw new InvalidOptionError(key, `Unknown option ${JSON.stringify(key)} for the prefix filter (it takes ${[...FACTORY_KEYS].join(', ')})`);
     }
   }
   const options: PrefixOptions = {};

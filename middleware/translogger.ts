@@ -89,10 +89,14 @@ function orDash(value: string): string {
   return value === '' ? '-' : escapeLogField(value);
 }
 
+/** The app's Content-Length when it is digits ('-' otherwise: its value must not add fields to the line). */
 function contentLength(headers: unknown): string {
   if (!Array.isArray(headers)) return '-';
   for (const pair of headers as unknown[]) {
-    if (Array.isArray(pair) && typeof pair[0] === 'string' && pair[0].toLowerCase() === 'content-length') return String(pair[1]);
+    if (Array.isArray(pair) && typeof pair[0] === 'string' && pair[0].toLowerCase() === 'content-length') {
+      const value = String(pair[1]).trim();
+      return /^\d+$/.test(value) ? value : '-';
+    }
   }
   return '-';
 }
@@ -103,8 +107,18 @@ function lineOf(format: CompiledFormat, values: Record<Field, string>): string {
   return line;
 }
 
+let stderrGuarded = false;
+
 function writerOf(logger: TransLoggerOptions['logger']): (line: string) => void {
-  if (logger === undefined) return (line) => process.stderr.write(`${line}\n`);
+  if (logger === undefined) {
+    // A reader of stderr that went away (2>&1 | head, a restarted journald) makes it emit
+    // EPIPE as an 'error' event, fatal without a listener: lines are dropped instead.
+    if (!stderrGuarded) {
+      stderrGuarded = true;
+      process.stderr.on('error', () => undefined);
+    }
+    return (line) => process.stderr.write(`${line}\n`);
+  }
   if (typeof logger === 'function') return logger;
   return (line) => logger.info(line);
 }
@@ -115,14 +129,20 @@ export function transLogger(app: App, options: TransLoggerOptions = {}): App {
   const write = writerOf(options.logger);
   return (environ, startResponse) => {
     const received = new Date();
+    // The request as it came to this filter, as Paste does: the app and the filters
+    // inside this one may rewrite the environ before they answer.
+    const query = text(environ, 'QUERY_STRING');
+    const remoteAddr = orDash(text(environ, 'REMOTE_ADDR'));
+    const method = escapeLogField(text(environ, 'REQUEST_METHOD'));
+    const uri = escapeLogField(quotePath(text(environ, 'SCRIPT_NAME') + text(environ, 'PATH_INFO')) + (query === '' ? '' : `?${query}`));
+    const version = escapeLogField(text(environ, 'SERVER_PROTOCOL'));
     const logged: StartResponse = (status, headers, excInfo) => {
-      const query = text(environ, 'QUERY_STRING');
       const line = lineOf(format, {
-        REMOTE_ADDR: orDash(text(environ, 'REMOTE_ADDR')),
+        REMOTE_ADDR: remoteAddr,
         REMOTE_USER: orDash(text(environ, 'REMOTE_USER')),
-        REQUEST_METHOD: escapeLogField(text(environ, 'REQUEST_METHOD')),
-        REQUEST_URI: escapeLogField(quotePath(text(environ, 'SCRIPT_NAME') + text(environ, 'PATH_INFO')) + (query === '' ? '' : `?${query}`)),
-        HTTP_VERSION: escapeLogField(text(environ, 'SERVER_PROTOCOL')),
+        REQUEST_METHOD: method,
+        REQUEST_URI: uri,
+        HTTP_VERSION: version,
         time: apacheTime(received).slice(1, -1),
         status: typeof status === 'string' ? escapeLogField(status.split(' ', 1)[0]!) : '-',
         bytes: escapeLogField(contentLength(headers)),

@@ -162,7 +162,7 @@ async function importUse(ini: IniFile, section: string, scheme: string, target: 
     return walkExport(await importModule(specifier, ini.here, what), exportPath, what);
   } catch (err) {
     // Inside an ini file the problem is the file's: report it as a configuration error.
-    if (err instanceof AppResolutionError) throw new ConfigFileError(err.message);
+    if (err instanceof AppResolutionError) throw new ConfigFileError(err.message, err.cause);
     throw err;
   }
 }
@@ -197,7 +197,10 @@ async function builtinFilter(ini: IniFile, section: string, name: string, global
     return (factory as (g: Conf, l: Conf) => Filter)(global, local);
   } catch (err) {
     // The factory names the setting at fault: say where it is in the file.
-    if (err instanceof InvalidOptionError) throw new ConfigFileError(`${where(ini.file, section, err.option)}: ${err.message}`);
+    if (err instanceof InvalidOptionError) {
+      const message = err.message.startsWith(`${err.option}: `) ? err.message.slice(err.option.length + 2) : err.message;
+      throw new ConfigFileError(`${where(ini.file, section, err.option)}: ${message}`);
+    }
     throw err;
   }
 }

@@ -43,8 +43,18 @@ function plan(argv: readonly string[]): Plan {
     const given = LISTENER_OPTIONS.filter((o) => o in cmd.options);
     // --host or --port alone overrides that half of the file's host and port, not the other.
     const hostPortOnly = given.every((o) => o === 'host' || o === 'port');
+    const fileListens = ['listen', 'unixSocket', 'sockets'].filter((o) => o in options);
+    if (given.length === 1 && hostPortOnly && fileListens.length > 0) {
+      // The file's listen (or socket) would go, and the other half of host:port default (to every address).
+      const flags = given.map((o) => OPTIONS.find((spec) => spec.name === o)!.flag).join(' and ');
+      throw new CommandLineError(
+        `${flags} cannot be combined with the ${fileListens.map((o) => OPTIONS.find((spec) => spec.name === o)!.snake).join(', ')} ` +
+          `of ${file}; give --listen (or --unix-socket) on the command line instead`,
+      );
+    }
     for (const o of given.length === 0 ? [] : LISTENER_OPTIONS) {
-      if (!(hostPortOnly && (o === 'host' || o === 'port'))) delete options[o];
+      // Both --host and --port given: the file's host and port go too (they are both replaced anyway).
+      if (!(hostPortOnly && given.length === 1 && (o === 'host' || o === 'port'))) delete options[o];
     }
   }
   const fromIni = new Set(Object.keys(options).filter((o) => !(o in cmd.options)));
@@ -114,7 +124,17 @@ function onReopenSignal(): (server: GarconServer) => void {
 }
 
 function ignoreStdoutError(): void {
-  // stdout is only for "Serving on" and the access log, which reports its own failures.
+  // stdout carries "Serving on" and the access log (which reports its own failures),
+  // stderr log messages and TransLogger's lines: neither is worth the server.
+}
+
+/** Where option `name` was given: its flag, or its ini file, section and key; null when it was not. */
+function placeOf(name: string, p: Plan): string | null {
+  const spec = OPTIONS.find((o) => o.name === name);
+  if (spec === undefined) return null;
+  if (name in p.cmd.options) return spec.flag;
+  if (p.ini !== null && p.fromIni.has(name)) return where(p.ini.file, serverSection(p.ini, p.appName) ?? 'server:main', spec.snake);
+  return null;
 }
 
 function report(err: unknown, withUsage: boolean, p: Plan | null = null): number {
@@ -122,16 +142,10 @@ function report(err: unknown, withUsage: boolean, p: Plan | null = null): number
   // A bad value (not a conflict, which names its options): say where it was given,
   // the flag typed or the ini file's section and key.
   if (err instanceof InvalidOptionError && !message.startsWith('Option') && p !== null) {
-    const spec = OPTIONS.find((o) => o.name === err.option);
-    // host and port are checked as the listen entry they make.
-    const hostPort = err.option === 'listen' ? ['host', 'port'].filter((o) => o in p.cmd.options) : [];
-    if (hostPort.length > 0) {
-      message = `${hostPort.map((o) => OPTIONS.find((spec) => spec.name === o)!.flag).join(', ')}: ${message}`;
-    } else if (spec !== undefined && err.option in p.cmd.options) {
-      message = `${spec.flag}: ${message}`;
-    } else if (spec !== undefined && p.ini !== null && p.fromIni.has(err.option)) {
-      message = `${where(p.ini.file, serverSection(p.ini, p.appName) ?? 'server:main', spec.snake)}: ${message}`;
-    }
+    // host and port are checked as the listen entry they make: name each where it was given.
+    const names = err.option === 'listen' && !('listen' in p.cmd.options) && !p.fromIni.has('listen') ? ['host', 'port'] : [err.option];
+    const places = names.map((name) => placeOf(name, p)).filter((place) => place !== null);
+    if (places.length > 0) message = `${places.join(', ')}: ${message}`;
   }
   process.stderr.write(`Error: ${message}\n`);
   if (withUsage) process.stderr.write(`\n${usage()}`);
@@ -150,6 +164,7 @@ export async function main(argv: readonly string[]): Promise<number | null> {
   // "Serving on" to a reader that went away (garcon-serve | head) must not end the
   // server: EPIPE comes as an 'error' event, fatal without a listener.
   process.stdout.on('error', ignoreStdoutError);
+  process.stderr.on('error', ignoreStdoutError);
   let p: Plan;
   try {
     p = plan(argv);
@@ -188,7 +203,8 @@ export async function main(argv: readonly string[]): Promise<number | null> {
     }
     return null;
   } catch (err) {
-    return report(err, err instanceof AppResolutionError, p);
+    // The usage helps with a target that names nothing, not with an app that failed to load.
+    return report(err, err instanceof AppResolutionError && err.cause === undefined, p);
   }
 }
 

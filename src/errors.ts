@@ -129,8 +129,10 @@ export class AppResolutionError extends GarconError {
 
 /** An ini file is malformed or names something that does not exist. */
 export class ConfigFileError extends GarconError {
-  constructor(message: string) {
+  /** `cause`: what an app module named in the file threw while loading, if that is why. */
+  constructor(message: string, cause?: unknown) {
     super('GARCON_ERR_CONFIG_FILE', message);
+    if (cause !== undefined) this.cause = cause;
   }
 }
 

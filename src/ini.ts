@@ -122,9 +122,9 @@ export function parseIni(text: string, file: string): IniFile {
     const fail = (why: string) => new ConfigFileError(`${file}:${lineNo}: ${why}`);
     if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith(';')) {
       if (trimmed === '' && lastEntry !== null) {
-        // A blank line ends a multi-line value.
+        // A blank line ends a value; an indented line after it is only a mistake when that value had continuation lines.
+        endedKey = lastEntry.value.includes('\n') || lastEntry.value === '' ? lastKey : null;
         lastEntry = null;
-        endedKey = lastKey;
       }
       return;
     }

@@ -516,12 +516,39 @@ describe('garcon-serve', () => {
       }
     });
 
+    it('keeps serving when stderr is closed under it while TransLogger writes there', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
+      try {
+        const sock = path.join(dir, 's.sock');
+        const ini = path.join(dir, 'tl.ini');
+        fs.writeFileSync(ini, `[server:main]\nunix_socket = ${sock}\n[pipeline:main]\npipeline = log app\n[filter:log]\nuse = egg:Paste#translogger\n` +
+          `[app:app]\nuse = file:${path.join(FIXTURES, 'cli-apps.js')}#app\n`);
+        const child = spawn(process.execPath, [CLI, '--config', ini], { stdio: ['ignore', 'pipe', 'pipe'] });
+        children.push(child);
+        child.stderr.destroy();
+        const deadline = Date.now() + 10000;
+        while (!fs.existsSync(sock) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+        for (let i = 0; i < 3; i++) {
+          expect((await get('http://localhost/', { socketPath: sock })).status).to.equal(200);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        expect(child.exitCode).to.equal(null);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('names what failed inside an app module: a missing dependency, a non-Error throw', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
       try {
         fs.writeFileSync(path.join(dir, 'needs.js'), "require('garcon-no-such-dependency');\nexports.app = () => [];\n");
         fs.writeFileSync(path.join(dir, 'throws.js'), "throw 'a string';\n");
-        const [a, b] = [run(['./needs.js:app'], dir), run(['./throws.js:app'], dir)];
+        fs.writeFileSync(path.join(dir, 'kaboom.js'), "throw new Error('kaboom at import');\n");
+        fs.writeFileSync(path.join(dir, 'k.ini'), '[app:main]\nuse = file:kaboom.js#app\n');
+        const [a, b, c] = [run(['./needs.js:app'], dir), run(['./throws.js:app'], dir), run(['--config', 'k.ini'], dir)];
+        // From an ini file too: the module's own error with its stack, and no usage text in between.
+        expect((await finished(c)).code).to.equal(1);
+        expect(c.stderr()).to.match(/^Error: .*k\.ini \[app:main\] use target 'file:kaboom\.js': kaboom at import\nError: kaboom at import\n\s+at .*kaboom\.js:1/);
         expect((await finished(a)).code).to.equal(1);
         expect(a.stderr()).to.match(/^Error: Cannot import application '\.\/needs\.js:app': Cannot find module 'garcon-no-such-dependency'/);
         expect((await finished(b)).code).to.equal(1);
@@ -531,14 +558,26 @@ describe('garcon-serve', () => {
       }
     });
 
-    it('--host or --port overrides only that half of the ini file\'s host and port', async () => {
+    it('--host or --port overrides only that half of the ini file\'s host and port, and is refused with its listen', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
       try {
+        const use = `[app:main]\nuse = file:${path.join(FIXTURES, 'cli-apps.js')}#app\n`;
         const file = path.join(dir, 'hp.ini');
-        fs.writeFileSync(file, `[server:main]\nhost = 127.0.0.1\nport = 1\n[app:main]\nuse = file:${path.join(FIXTURES, 'cli-apps.js')}#app\n`);
+        fs.writeFileSync(file, `[server:main]\nhost = 127.0.0.1\nport = 1\n${use}`);
         const r = run(['--config', file, '--port=0']);
         // The file's host stays: not every address (0.0.0.0).
         expect(await serving(r)).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+        const listens = path.join(dir, 'listen.ini');
+        fs.writeFileSync(listens, `[server:main]\nlisten = 127.0.0.1:1\n${use}`);
+        const r2 = run(['--config', listens, '--port=0']);
+        expect((await finished(r2)).code).to.equal(1);
+        expect(r2.stderr()).to.match(/^Error: --port cannot be combined with the listen of .*listen\.ini; give --listen/);
+        // A bad host from the file is blamed on the file, not on --port.
+        const badHost = path.join(dir, 'badhost.ini');
+        fs.writeFileSync(badHost, `[server:main]\nhost = \nport = 1\n${use}`);
+        const r3 = run(['--config', badHost, '--port=0']);
+        expect((await finished(r3)).code).to.equal(1);
+        expect(r3.stderr()).to.include(`Error: ${badHost} [server:main] host, --port: Invalid host/port specified: ":0"`);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

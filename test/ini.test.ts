@@ -95,8 +95,9 @@ describe('ini files', () => {
         () => parseIni('[a]\nlisten =\n    127.0.0.1:1\n\n    127.0.0.1:2\n', '/x.ini'),
         '/x.ini:5: a blank line inside the multi-line value of "listen" in [a] (a blank line ends a value: remove it)',
       );
-      // After a blank line, an unindented key is fine.
+      // After a blank line, an unindented key is fine, and so are indented keys after single-line values (as in configparser).
       expect(parseIni('[a]\nk =\n  1\n\nj = 2\n', '/x.ini').section('a').get('j')).to.equal('2');
+      expect([...parseIni('[a]\n    host = h\n\n    port = 1\n', '/x.ini').section('a')]).to.deep.equal([['host', 'h'], ['port', '1']]);
     });
 
     it('reports an unreadable file', () => {
@@ -261,9 +262,9 @@ describe('ini files', () => {
       await bad(`[app:main]\nuse = file:${APPS}#app\nfilter-with = f\n[filter:f]\nuse = egg:garcon#gzip\n`, `${f} [filter:f] use: garcon has no built-in filter "gzip" (it has "prefix", "translogger")`);
       await bad(`[app:main]\nuse = file:${APPS}#app\nget x = nope\n`, `${f} [app:main] get x: [DEFAULT] has no "nope"`);
       const filtered = (filter: string) => `[app:main]\nuse = file:${APPS}#app\nfilter-with = f\n[filter:f]\n${filter}`;
-      await bad(filtered('use = egg:PasteDeploy#prefix\nprefx = /a\n'), `${f} [filter:f] prefx: Unknown option "prefx" for the prefix filter`);
-      await bad(filtered('use = egg:garcon#prefix\ntranslate_forwarded_server = perhaps\n'), /^.* \[filter:f\] translate_forwarded_server: translate_forwarded_server: "perhaps" is not a boolean/);
-      await bad(filtered('use = egg:Paste#translogger\nformat = %%(nope)s\n'), /^.* \[filter:f\] format: format: "%\(nope\)s" has "%\(nope\)s"; a format may use %% and %\(NAME\)s of REMOTE_ADDR/);
+      await bad(filtered('use = egg:PasteDeploy#prefix\nprefx = /a\n'), `${f} [filter:f] prefx: Unknown option "prefx" for the prefix filter (it takes prefix, translate_forwarded_server, force_port, scheme)`);
+      await bad(filtered('use = egg:garcon#prefix\ntranslate_forwarded_server = perhaps\n'), /^.* \[filter:f\] translate_forwarded_server: "perhaps" is not a boolean/);
+      await bad(filtered('use = egg:Paste#translogger\nformat = %%(nope)s\n'), /^.* \[filter:f\] format: "%\(nope\)s" has "%\(nope\)s"; a format may use %% and %\(NAME\)s of REMOTE_ADDR/);
       await bad(filtered('use = egg:Paste#translogger\nsetup_console_handler = false\n'), /\[filter:f\] setup_console_handler: .*use garcon's access_log option$/);
       await bad(filtered('use = egg:Paste#translogger\nlogger_name = wsgi\n'), /\[filter:f\] logger_name: Unknown option "logger_name" for the translogger filter/);
       await expectConfigRejection(loadApp('app.ini'), 'loadApp: "app.ini" is not a config:FILE.ini[#NAME] URI');

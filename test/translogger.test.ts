@@ -45,6 +45,17 @@ describe('transLogger (Paste TransLogger)', () => {
     ]);
   });
 
+  it('logs the request as it came to the filter, not as the app rewrote it; a Content-Length that is not digits is "-"', () => {
+    const lines: string[] = [];
+    const rewriting: App = (env, startResponse) => {
+      Object.assign(env, { REQUEST_METHOD: 'GET', PATH_INFO: '/internal', QUERY_STRING: '', REMOTE_ADDR: '6.6.6.6' });
+      startResponse('200 OK', [['Content-Length', '0 "-" "evil"']]);
+      return [];
+    };
+    run(transLogger(rewriting, { logger: (line) => lines.push(line), format: '%(REMOTE_ADDR)s %(REQUEST_METHOD)s %(REQUEST_URI)s %(bytes)s' }), environ({ REQUEST_METHOD: 'POST' }));
+    expect(lines).to.deep.equal(['203.0.113.9 POST /mount/caf%E9%20x?q=1 -']);
+  });
+
   it('takes a Paste format, and a Logger', () => {
     const info = sinon.spy();
     const logger = { debug() {}, info, warn() {}, error() {} };
