@@ -12,6 +12,7 @@
 
 import { apacheTime, escapeLogField } from '../src/access-log.js';
 import { InvalidOptionError } from '../src/errors.js';
+import { splitPercentFormat } from '../src/percent-format.js';
 import type { App, Environ, Logger, Middleware, StartResponse } from '../src/types.js';
 
 export interface TransLoggerOptions {
@@ -37,35 +38,15 @@ const DEFAULT_FORMAT =
 type CompiledFormat = readonly (string | Field)[];
 
 function compileFormat(format: string, option: string): CompiledFormat {
-  const parts: (string | Field)[] = [];
-  let text = '';
-  let at = 0;
-  while (at < format.length) {
-    const percent = format.indexOf('%', at);
-    if (percent === -1) {
-      text += format.slice(at);
-      break;
-    }
-    text += format.slice(at, percent);
-    if (format[percent + 1] === '%') {
-      text += '%';
-      at = percent + 2;
-      continue;
-    }
-    const close = format.indexOf(')s', percent);
-    const name = format[percent + 1] === '(' && close !== -1 ? format.slice(percent + 2, close) : null;
-    if (name === null || !(TRANSLOGGER_FIELDS as readonly string[]).includes(name)) {
-      throw new InvalidOptionError(
-        option,
-        `${option}: ${JSON.stringify(format)} has ${JSON.stringify(format.slice(percent, close === -1 ? percent + 2 : close + 2))}; ` +
-          `a format may use %% and %(NAME)s of ${TRANSLOGGER_FIELDS.join(', ')}`,
-      );
-    }
-    parts.push(text, name as Field);
-    text = '';
-    at = close + 2;
+  const parts = splitPercentFormat(format);
+  const unknown = typeof parts === 'number' ? null : parts.find((part, i) => i % 2 === 1 && !(TRANSLOGGER_FIELDS as readonly string[]).includes(part));
+  if (typeof parts === 'number' || unknown !== undefined) {
+    const bad = typeof parts === 'number' ? format.slice(parts, parts + 2) : `%(${unknown})s`;
+    throw new InvalidOptionError(
+      option,
+      `${option}: ${JSON.stringify(format)} has ${JSON.stringify(bad)}; a format may use %% and %(NAME)s of ${TRANSLOGGER_FIELDS.join(', ')}`,
+    );
   }
-  parts.push(text);
   return parts;
 }
 

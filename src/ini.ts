@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OPTIONS, castOption, findOption } from './adjustments.js';
 import { ConfigFileError, InvalidOptionError } from './errors.js';
+import { splitPercentFormat } from './percent-format.js';
 
 interface Entry {
   value: string;
@@ -75,30 +76,17 @@ export class IniFile {
       throw new ConfigFileError(`${where(this.file, section, key)}: interpolation is nested too deeply (a reference loop?)`);
     }
     const text = entry.value;
-    let out = '';
-    let i = 0;
-    while (i < text.length) {
-      const pct = text.indexOf('%', i);
-      if (pct === -1) {
-        out += text.slice(i);
-        break;
-      }
-      out += text.slice(i, pct);
-      if (text[pct + 1] === '%') {
-        out += '%';
-        i = pct + 2;
-        continue;
-      }
-      const close = text.indexOf(')s', pct);
-      if (text[pct + 1] !== '(' || close === -1) {
-        throw new ConfigFileError(`${where(this.file, section, key)}: bad interpolation at "${text.slice(pct)}" (use %(name)s, or %% for a %)`);
-      }
-      const name = text.slice(pct + 2, close);
+    const parts = splitPercentFormat(text);
+    if (typeof parts === 'number') {
+      throw new ConfigFileError(`${where(this.file, section, key)}: bad interpolation at "${text.slice(parts)}" (use %(name)s, or %% for a %)`);
+    }
+    let out = parts[0]!;
+    for (let i = 1; i < parts.length; i += 2) {
+      const name = parts[i]!;
       if (!entries.has(name) && !this.#rawDefaults.has(name)) {
         throw new ConfigFileError(`${where(this.file, section, key)}: %(${name})s names no key of [${section}] or [DEFAULT]`);
       }
-      out += this.#interpolate(section, name, entries, depth + 1);
-      i = close + 2;
+      out += this.#interpolate(section, name, entries, depth + 1) + parts[i + 1]!;
     }
     return out;
   }
