@@ -159,6 +159,16 @@ describe('garcon-serve', () => {
       for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
 
+    /** Run `work` with a fresh temporary directory, removed afterwards. */
+    async function inTempDir(work: (dir: string) => Promise<void>): Promise<void> {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
+      try {
+        await work(dir);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
     it('--help prints the usage on stdout and exits 0', async () => {
       const r = run(['--help', '--config=missing.ini']);
       expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
@@ -294,8 +304,7 @@ describe('garcon-serve', () => {
     });
 
     it('a bad value checked only with the others (trustedProxy, listen) names the ini key or the flag', async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
-      try {
+      await inTempDir(async (dir) => {
         const file = path.join(dir, 'late.ini');
         fs.writeFileSync(file, '[server:main]\ntrusted_proxy = 10.0.0.300\n[app:main]\nuse = file:x.js\n');
         const [a, b] = [run(['--config', file]), run(['--host=', './cli-apps.js:app'])];
@@ -303,22 +312,17 @@ describe('garcon-serve', () => {
         expect(a.stderr()).to.match(new RegExp(`^Error: ${file.replace(/[.\\/]/g, '\\$&')} \\[server:main\\] trusted_proxy: Invalid value for option "trustedProxy": "10\\.0\\.0\\.300"`));
         expect((await finished(b)).code).to.equal(1);
         expect(b.stderr()).to.match(/^Error: --host: Invalid host\/port specified: ":8080"/);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     it('a bad ini value: exit 1 naming file, section and key', async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
-      try {
+      await inTempDir(async (dir) => {
         const file = path.join(dir, 'bad.ini');
         fs.writeFileSync(file, '[server:main]\nthreads = lots\n[app:main]\nuse = file:x.js\n');
         const r = run(['--config', file]);
         expect((await finished(r)).code).to.equal(1);
         expect(r.stderr()).to.equal(`Error: ${file} [server:main] threads: Invalid value for option "threads": "lots" is not an integer\n`);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     it('--access-log writes one combined line per request to stdout', async () => {
@@ -497,8 +501,7 @@ describe('garcon-serve', () => {
     });
 
     it('keeps serving when stdout is closed under it ("Serving on" to a reader that left)', async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
-      try {
+      await inTempDir(async (dir) => {
         const sock = path.join(dir, 's.sock');
         const child = spawn(process.execPath, [CLI, `--unix-socket=${sock}`, './cli-apps.js:app'], { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
         children.push(child);
@@ -511,14 +514,11 @@ describe('garcon-serve', () => {
         expect((await get('http://localhost/', { socketPath: sock })).status).to.equal(200);
         expect(child.exitCode, err).to.equal(null);
         expect(err).to.not.include('EPIPE');
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     it('keeps serving when stderr is closed under it while TransLogger writes there', async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
-      try {
+      await inTempDir(async (dir) => {
         const sock = path.join(dir, 's.sock');
         const ini = path.join(dir, 'tl.ini');
         fs.writeFileSync(ini, `[server:main]\nunix_socket = ${sock}\n[pipeline:main]\npipeline = log app\n[filter:log]\nuse = egg:Paste#translogger\n` +
@@ -533,14 +533,11 @@ describe('garcon-serve', () => {
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
         expect(child.exitCode).to.equal(null);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     it('names what failed inside an app module: a missing dependency, a non-Error throw', async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
-      try {
+      await inTempDir(async (dir) => {
         fs.writeFileSync(path.join(dir, 'needs.js'), "require('garcon-no-such-dependency');\nexports.app = () => [];\n");
         fs.writeFileSync(path.join(dir, 'throws.js'), "throw 'a string';\n");
         fs.writeFileSync(path.join(dir, 'kaboom.js'), "throw new Error('kaboom at import');\n");
@@ -553,14 +550,11 @@ describe('garcon-serve', () => {
         expect(a.stderr()).to.match(/^Error: Cannot import application '\.\/needs\.js:app': Cannot find module 'garcon-no-such-dependency'/);
         expect((await finished(b)).code).to.equal(1);
         expect(b.stderr()).to.match(/^Error: Cannot import application '\.\/throws\.js:app': it threw a string\n/);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     it('--host or --port overrides only that half of the ini file\'s host and port, and is refused with its listen', async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
-      try {
+      await inTempDir(async (dir) => {
         const use = `[app:main]\nuse = file:${path.join(FIXTURES, 'cli-apps.js')}#app\n`;
         const file = path.join(dir, 'hp.ini');
         fs.writeFileSync(file, `[server:main]\nhost = 127.0.0.1\nport = 1\n${use}`);
@@ -578,9 +572,7 @@ describe('garcon-serve', () => {
         const r3 = run(['--config', badHost, '--port=0']);
         expect((await finished(r3)).code).to.equal(1);
         expect(r3.stderr()).to.include(`Error: ${badHost} [server:main] host, --port: Invalid host/port specified: ":0"`);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
 
     it('--workers: exits 1 when no worker can start', async () => {
