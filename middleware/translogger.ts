@@ -10,10 +10,11 @@
 // so that a request cannot write a line of its own. garcon's `accessLog` option
 // does the same job without a middleware, and counts the bytes really sent.
 
-import { apacheTime, escapeLogField } from '../src/access-log.js';
+import { apacheTime, dash, escapeLogField, field } from '../src/access-log.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { splitPercentFormat } from '../src/percent-format.js';
-import type { App, Environ, Logger, Middleware, StartResponse } from '../src/types.js';
+import { parseContentLength } from '../src/response-head.js';
+import type { App, Logger, Middleware, StartResponse } from '../src/types.js';
 
 export interface TransLoggerOptions {
   /** Where lines go: a function, or a Logger's info(); by default stderr, a line each (Paste's console handler). */
@@ -61,22 +62,13 @@ function quotePath(path: string): string {
   return out;
 }
 
-function text(environ: Environ, key: string): string {
-  const value = environ[key];
-  return typeof value === 'string' ? value : '';
-}
-
-function orDash(value: string): string {
-  return value === '' ? '-' : escapeLogField(value);
-}
-
-/** The app's Content-Length when it is digits ('-' otherwise: its value must not add fields to the line). */
+/** The app's Content-Length when garcon would take it as one ('-' otherwise: its value must not add fields to the line). */
 function contentLength(headers: unknown): string {
   if (!Array.isArray(headers)) return '-';
   for (const pair of headers as unknown[]) {
     if (Array.isArray(pair) && typeof pair[0] === 'string' && pair[0].toLowerCase() === 'content-length') {
-      const value = String(pair[1]).trim();
-      return /^\d+$/.test(value) ? value : '-';
+      const length = typeof pair[1] === 'string' ? parseContentLength(pair[1]) : -1;
+      return length < 0 ? '-' : String(length);
     }
   }
   return '-';
@@ -112,23 +104,23 @@ export function transLogger(app: App, options: TransLoggerOptions = {}): App {
     const received = new Date();
     // The request as it came to this filter, as Paste does: the app and the filters
     // inside this one may rewrite the environ before they answer.
-    const query = text(environ, 'QUERY_STRING');
-    const remoteAddr = orDash(text(environ, 'REMOTE_ADDR'));
-    const method = escapeLogField(text(environ, 'REQUEST_METHOD'));
-    const uri = escapeLogField(quotePath(text(environ, 'SCRIPT_NAME') + text(environ, 'PATH_INFO')) + (query === '' ? '' : `?${query}`));
-    const version = escapeLogField(text(environ, 'SERVER_PROTOCOL'));
+    const query = field(environ, 'QUERY_STRING');
+    const remoteAddr = dash(field(environ, 'REMOTE_ADDR'));
+    const method = escapeLogField(field(environ, 'REQUEST_METHOD'));
+    const uri = escapeLogField(quotePath(field(environ, 'SCRIPT_NAME') + field(environ, 'PATH_INFO')) + (query === '' ? '' : `?${query}`));
+    const version = escapeLogField(field(environ, 'SERVER_PROTOCOL'));
     const logged: StartResponse = (status, headers, excInfo) => {
       const line = lineOf(format, {
         REMOTE_ADDR: remoteAddr,
-        REMOTE_USER: orDash(text(environ, 'REMOTE_USER')),
+        REMOTE_USER: dash(field(environ, 'REMOTE_USER')),
         REQUEST_METHOD: method,
         REQUEST_URI: uri,
         HTTP_VERSION: version,
         time: apacheTime(received).slice(1, -1),
         status: typeof status === 'string' ? escapeLogField(status.split(' ', 1)[0]!) : '-',
         bytes: escapeLogField(contentLength(headers)),
-        HTTP_REFERER: orDash(text(environ, 'HTTP_REFERER')),
-        HTTP_USER_AGENT: orDash(text(environ, 'HTTP_USER_AGENT')),
+        HTTP_REFERER: dash(field(environ, 'HTTP_REFERER')),
+        HTTP_USER_AGENT: dash(field(environ, 'HTTP_USER_AGENT')),
       });
       try {
         write(line);

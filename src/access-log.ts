@@ -74,10 +74,11 @@ export function escapeLogField(text: string): string {
   return out;
 }
 
-const field = (environ: Record<string, unknown>, key: string): string => {
+/** environ[key] when it is a string, '' otherwise (absent, or an app's odd value). */
+export function field(environ: Record<string, unknown>, key: string): string {
   const value = environ[key];
   return typeof value === 'string' ? value : '';
-};
+}
 
 /** Milliseconds between two hrtime readings, with microsecond precision. */
 export function durationMs(entry: AccessEntry): number {
@@ -102,7 +103,8 @@ function joinPresent(a: string, b: string, c: string): string {
   return text;
 }
 
-function dash(text: string): string {
+/** A log field: '-' for nothing, else `text` escaped (escapeLogField). */
+export function dash(text: string): string {
   return text === '' ? '-' : escapeLogField(text);
 }
 

@@ -7,7 +7,7 @@
 // configuration or application, a failure to listen, or a shutdown cut short.
 
 import cluster from 'node:cluster';
-import { OPTIONS, makeAdjustments } from './adjustments.js';
+import { findOption, makeAdjustments } from './adjustments.js';
 import { loadAppTarget, loadIniApp, splitConfigSpec } from './app-loader.js';
 import { parseCommandLine, usage, type CommandLine } from './cli-args.js';
 import { AppResolutionError, CommandLineError, GarconError, InvalidOptionError } from './errors.js';
@@ -46,9 +46,9 @@ function plan(argv: readonly string[]): Plan {
     const fileListens = ['listen', 'unixSocket', 'sockets'].filter((o) => o in options);
     if (given.length === 1 && hostPortOnly && fileListens.length > 0) {
       // The file's listen (or socket) would go, and the other half of host:port default (to every address).
-      const flags = given.map((o) => OPTIONS.find((spec) => spec.name === o)!.flag).join(' and ');
+      const flags = given.map((o) => findOption(o)!.flag).join(' and ');
       throw new CommandLineError(
-        `${flags} cannot be combined with the ${fileListens.map((o) => OPTIONS.find((spec) => spec.name === o)!.snake).join(', ')} ` +
+        `${flags} cannot be combined with the ${fileListens.map((o) => findOption(o)!.snake).join(', ')} ` +
           `of ${file}; give --listen (or --unix-socket) on the command line instead`,
       );
     }
@@ -123,14 +123,14 @@ function onReopenSignal(): (server: GarconServer) => void {
   };
 }
 
-function ignoreStdoutError(): void {
+function ignoreStreamError(): void {
   // stdout carries "Serving on" and the access log (which reports its own failures),
   // stderr log messages and TransLogger's lines: neither is worth the server.
 }
 
 /** Where option `name` was given: its flag, or its ini file, section and key; null when it was not. */
 function placeOf(name: string, p: Plan): string | null {
-  const spec = OPTIONS.find((o) => o.name === name);
+  const spec = findOption(name);
   if (spec === undefined) return null;
   if (name in p.cmd.options) return spec.flag;
   if (p.ini !== null && p.fromIni.has(name)) return where(p.ini.file, serverSection(p.ini, p.appName) ?? 'server:main', spec.snake);
@@ -163,8 +163,8 @@ function report(err: unknown, withUsage: boolean, p: Plan | null = null): number
 export async function main(argv: readonly string[]): Promise<number | null> {
   // "Serving on" to a reader that went away (garcon-serve | head) must not end the
   // server: EPIPE comes as an 'error' event, fatal without a listener.
-  process.stdout.on('error', ignoreStdoutError);
-  process.stderr.on('error', ignoreStdoutError);
+  process.stdout.on('error', ignoreStreamError);
+  process.stderr.on('error', ignoreStreamError);
   let p: Plan;
   try {
     p = plan(argv);

@@ -46,8 +46,8 @@ function classifyName(name: string): NameKind {
   return kind;
 }
 
-/** Content-Length from the app: 1 to 15 digits, optional surrounding SP/HTAB (Q23 fixed: no sign, no '_'). */
-function parseContentLength(value: string): number {
+/** Content-Length from the app: 1 to 15 digits, optional surrounding SP/HTAB (Q23 fixed: no sign, no '_'); -1 when it is not. */
+export function parseContentLength(value: string): number {
   const digits = trimOws(value);
   if (digits.length === 0 || digits.length > 15) return -1;
   let n = 0;
