@@ -2,11 +2,11 @@
 // which count in seconds). Every read of a socket needs the time, and reading
 // performance.now() there cost about 120 ns per keep-alive request (measured in
 // process), a tenth of garcon's own work for it; so the value is kept until a
-// timer clears it RESOLUTION_MS later: a busy server reads the clock 20 times a
+// timer clears it CLOCK_RESOLUTION_MS later: a busy server reads the clock 20 times a
 // second, not once per request.
 
 /** How stale a reading may be (more only while the event loop is blocked, when no timeout is judged either). */
-const RESOLUTION_MS = 50;
+export const CLOCK_RESOLUTION_MS = 50;
 
 let cached = 0;
 
@@ -25,7 +25,7 @@ export function monotonicMs(): number {
   if (cached === 0) {
     cached = Math.floor(performance.now()) + 1;
     // unref: a pending refresh never keeps the process alive.
-    setTimeout(expire, RESOLUTION_MS).unref();
+    setTimeout(expire, CLOCK_RESOLUTION_MS).unref();
   }
   return cached;
 }

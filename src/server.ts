@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { createAccessLog, type AccessLog } from './access-log.js';
 import { formatServingUrl, makeAdjustments, resolveListen, type Adjustments, type ServeOptions } from './adjustments.js';
 import { Channel, type ChannelHost, type ListenerInfo } from './channel.js';
-import { monotonicMs } from './clock.js';
+import { CLOCK_RESOLUTION_MS, monotonicMs } from './clock.js';
 import { buildEnviron, type EnvironSettings } from './environ.js';
 import { HttpError, InvalidOptionError, ListenError } from './errors.js';
 import { RequestParser, type ParserLimits } from './parser.js';
@@ -364,7 +364,9 @@ export class GarconServer implements ChannelHost {
   /** Close channels silent for channelTimeout, and requests that arrive too slowly (slowloris). */
   #sweepIdle(): void {
     const now = monotonicMs();
-    const limit = this.adjustments.channelTimeout * 1000;
+    // A channel's timestamps may be up to the clock's resolution old when taken: waiting
+    // that much longer means no client is ever cut before channelTimeout has passed.
+    const limit = this.adjustments.channelTimeout * 1000 + CLOCK_RESOLUTION_MS;
     for (const channel of this.#channels) {
       if (channel.timedOut(now, limit)) channel.destroy();
     }
