@@ -33,6 +33,12 @@ export interface FileExtent {
   readonly available: number;
 }
 
+/** A position from a wrapped file's tell(): it becomes the Content-Length, so digits only. */
+function filePosition(value: unknown): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  throw new AppContractError(`a wrapped file's tell() must return a non-negative integer, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+}
+
 function isFileHandle(file: unknown): file is FileHandle {
   return typeof file === 'object' && file !== null && typeof (file as FileHandle).fd === 'number' &&
     typeof (file as FileHandle).stat === 'function' && typeof (file as FileHandle).read === 'function';
@@ -84,7 +90,8 @@ export class FileWrapper implements Iterable<Uint8Array> {
 
   /**
    * The current position and the bytes from it to the end (seekable files only).
-   * For a file-like object: tell, seek to the end, tell, seek back.
+   * For a file-like object: tell, seek to the end, tell, seek back. Positions come
+   * from tell(), as Waitress reads them: a seek() that returns nothing is common.
    */
   extent(): FileExtent {
     const fd = this.fd;
@@ -93,8 +100,9 @@ export class FileWrapper implements Iterable<Uint8Array> {
       return { start, available: Math.max(0, this.#fdStats(fd).size - start) };
     }
     const f = this.file as Required<Pick<FileLike, 'seek' | 'tell'>>;
-    const position = f.tell();
-    const end = f.seek(0, 2);
+    const position = filePosition(f.tell());
+    f.seek(0, 2);
+    const end = filePosition(f.tell());
     f.seek(position, 0);
     return { start: position, available: Math.max(0, end - position) };
   }

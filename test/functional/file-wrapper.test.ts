@@ -99,6 +99,24 @@ describe('wsgi.file_wrapper', () => {
     expect(ex10.closed).to.equal(true);
   });
 
+  it('/quietseek: a seek() that returns nothing still sizes the file, from tell()', async () => {
+    const ex = await send(srv.port, get('/quietseek_nocl') + get('/quietseek'), { responses: 2 });
+    for (const res of ex.responses) {
+      expect(res.headers['content-length']).to.equal(String(content.length));
+      expect(sha(res.body)).to.equal(sha(content));
+    }
+  });
+
+  it('/badtell: a tell() that is no position is a 500 before any head, and the server keeps serving', async () => {
+    const ex = await send(srv.port, get('/badtell_nocl'));
+    expect(ex.raw.toString('latin1')).to.match(/^HTTP\/1\.1 500 Internal Server Error\r\n/);
+    expect(ex.raw.toString('latin1')).to.not.contain('Content-Length: 2.5');
+    const logged = srv.logger.records.find((r) => r.message === 'Exception while serving /badtell_nocl');
+    expect(String(logged?.args[1])).to.contain('tell() must return a non-negative integer, got 2.5');
+    const next = await send(srv.port, get('/filelike'), { responses: 1 });
+    expect(sha(next.responses[0]!.body)).to.equal(sha(content));
+  });
+
   it('/notfilelike_longcl: too few bytes for the declared length closes the connection', async () => {
     const ex = await send(srv.port, get('/notfilelike_longcl') + get('/'));
     expect(ex.raw.toString('latin1')).to.contain(`Content-Length: ${content.length + 10}\r\n`);

@@ -80,25 +80,37 @@ export interface SendOptions {
 /** Send raw bytes (a Buffer, a string as latin-1, or pieces written one by one) and collect responses. */
 export function send(port: number, data: string | Buffer | (string | Buffer)[], options: SendOptions = {}): Promise<Exchange> {
   const pieces = (Array.isArray(data) ? data : [data]).map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p));
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const socket = options.path ? net.connect(options.path) : net.connect(port, options.host ?? '127.0.0.1');
     const chunks: Buffer[] = [];
     let finished = false;
     let closed = false;
-    const finish = () => {
+    const finish = (err?: unknown) => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
       const raw = Buffer.concat(chunks);
       socket.destroy();
-      resolve({ raw, responses: parseResponses(raw, options.methods).responses, closed });
+      if (err !== undefined) {
+        reject(err);
+        return;
+      }
+      try {
+        resolve({ raw, responses: parseResponses(raw, options.methods).responses, closed });
+      } catch (parseError) {
+        reject(parseError);
+      }
     };
     const timer = setTimeout(finish, options.timeout ?? 5000);
     socket.on('data', (chunk) => {
       chunks.push(chunk);
       if (options.responses !== undefined) {
-        const { responses } = parseResponses(Buffer.concat(chunks), options.methods);
-        if (responses.length >= options.responses) finish();
+        try {
+          const { responses } = parseResponses(Buffer.concat(chunks), options.methods);
+          if (responses.length >= options.responses) finish();
+        } catch (err) {
+          finish(err);
+        }
       }
     });
     socket.on('error', () => undefined);
@@ -168,6 +180,8 @@ export function parseResponses(raw: Buffer, methods: string[] = []): { responses
       if (!complete) break;
       body = Buffer.concat(parts);
     } else if (headers['content-length'] !== undefined) {
+      // A test must fail on a bad length, never loop on it.
+      if (!/^\d+$/.test(headers['content-length'])) throw new Error(`response with Content-Length "${headers['content-length']}"`);
       const length = Number(headers['content-length']);
       if (raw.length < position + length) break;
       body = raw.subarray(position, position + length);
