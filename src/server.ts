@@ -152,7 +152,7 @@ export class GarconServer implements ChannelHost {
     const startTime = this.#accessLog ? process.hrtime.bigint() : 0n;
     // A refusal the server caused (a body it could not store) is for the operator to see.
     if (request.error!.cause !== undefined) this.logger.error(`Cannot serve ${request.target || 'a request'}: ${request.error!.detail}`, request.error!.cause);
-    const bytesSent = writeErrorResponse(channel, request.error!, request.version, this.adjustments.ident);
+    const bytesSent = writeErrorResponse(channel, request.error!, request, this.adjustments.ident);
     if (this.#accessLog === null) return;
     // What the parser got before refusing; an unreadable request line is logged as "-".
     const lineParsed = request.target !== '';

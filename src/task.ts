@@ -43,13 +43,18 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-/** Write an error page for `error` (parser errors, 500s; the connection then closes); returns the body's length. */
-export function writeErrorResponse(channel: TaskChannel, error: HttpError, version: '1.0' | '1.1', ident: string | null): number {
+/**
+ * Write an error page for `request`'s `error` (parser errors, 500s; the connection then
+ * closes); returns the body bytes sent. A HEAD request gets the head alone (RFC 9110
+ * section 9.3.2), whose Content-Length is the page a GET would get.
+ */
+export function writeErrorResponse(channel: TaskChannel, error: HttpError, request: ParsedRequest, ident: string | null): number {
   const body = Buffer.from(error.body(ident), 'utf8');
-  let head = `HTTP/${version} ${error.status} ${error.reason}\r\nConnection: close\r\nContent-Length: ${body.length}\r\n` +
+  let head = `HTTP/${request.version} ${error.status} ${error.reason}\r\nConnection: close\r\nContent-Length: ${body.length}\r\n` +
     `Content-Type: text/plain; charset=utf-8\r\nDate: ${httpDate()}\r\n`;
   if (ident) head += `Server: ${ident}\r\n`;
   channel.write(head + '\r\n');
+  if (request.method === 'HEAD') return 0;
   channel.write(body);
   return body.length;
 }
@@ -319,7 +324,7 @@ export class Task {
   }
 
   #respondWithError(error: HttpError): void {
-    this.#bytesSent = writeErrorResponse(this.channel, error, this.request.version, this.#settings.ident);
+    this.#bytesSent = writeErrorResponse(this.channel, error, this.request, this.#settings.ident);
     this.#end(`${error.status} ${error.reason}`, false);
   }
 

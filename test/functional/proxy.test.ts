@@ -58,6 +58,16 @@ describe('adjustment pipeline on the wire', () => {
     });
   }
 
+  it('a HEAD request with a malformed proxy header gets the 400 head and no body', async () => {
+    const ex = await send(trusted.port, 'HEAD /app/ HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: ftp\r\n\r\n');
+    const raw = ex.raw.toString('latin1');
+    expect(raw).to.match(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(raw.indexOf('\r\n\r\n') + 4, 'bytes after the head').to.equal(raw.length);
+    expect(ex.closed).to.equal(true);
+    const ok = await send(trusted.port, get('/app/'), { responses: 1 });
+    expect(ok.responses[0]!.status).to.equal(200);
+  });
+
   it('a Forwarded element naming a parameter twice is a 400, closed, and the server keeps serving', async () => {
     const srv = await startServer(echo, { trustedProxy: '127.0.0.1', trustedProxyHeaders: 'forwarded' });
     try {

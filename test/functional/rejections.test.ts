@@ -126,6 +126,17 @@ describe('rejected input on the wire', () => {
     });
   }
 
+  it('a refused HEAD request gets the error head, with the page\'s Content-Length, and no body', async () => {
+    const ex = await send(srv.port, `HEAD / HTTP/1.1\r\n${H}Content-Length: x\r\n\r\n`);
+    const raw = ex.raw.toString('latin1');
+    expect(raw).to.match(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(raw).to.match(/\r\nContent-Length: [1-9]\d*\r\n/);
+    expect(raw.indexOf('\r\n\r\n') + 4, 'bytes after the head').to.equal(raw.length);
+    expect(ex.closed).to.equal(true);
+    const ok = await send(srv.port, get('/still-serving'), { responses: 1 });
+    expect(ok.responses[0]!.status).to.equal(200);
+  });
+
   it('a head whose lines all end in LF alone gets 400 at once, not at channelTimeout', async () => {
     const ex = await send(srv.port, 'GET / HTTP/1.1\nHost: a\n\n', { timeout: 2000 });
     expect(ex.responses.map((r) => r.status)).to.deep.equal([400]);

@@ -122,6 +122,15 @@ describe('application errors', () => {
     expect(record?.args[1]).to.be.instanceOf(Error);
   });
 
+  it('HEAD: the 500 head, with the page\'s Content-Length, and no body', async () => {
+    const ex = await send(srv.port, 'HEAD /before_start_response HTTP/1.1\r\nHost: x\r\n\r\n');
+    const raw = ex.raw.toString('latin1');
+    expect(raw).to.match(/^HTTP\/1\.1 500 Internal Server Error\r\n/);
+    expect(raw).to.match(/\r\nContent-Length: [1-9]\d*\r\n/);
+    expect(raw.indexOf('\r\n\r\n') + 4, 'bytes after the head').to.equal(raw.length);
+    expect(ex.closed).to.equal(true);
+  });
+
   it('an error after the head went out closes the connection without finishing the body', async () => {
     for (const path of ['/after_write_cb', '/in_generator']) {
       const ex = await send(srv.port, get(path) + get('/'));
