@@ -347,10 +347,6 @@ export class GarconServer implements ChannelHost {
   }
 
   #admitParked(): void {
-    if (this.#atLimit && this.#channels.size < this.adjustments.connectionLimit) {
-      this.#atLimit = false;
-      this.logger.info('total open connections dropped below the connection limit, listening again');
-    }
     while (this.#parked.length > 0 && this.#channels.size < this.adjustments.connectionLimit && !this.#closing) {
       const { socket, listener } = this.#parked.shift()!;
       socket.removeAllListeners('close');
@@ -358,6 +354,11 @@ export class GarconServer implements ChannelHost {
       socket.removeAllListeners('end');
       socket.resume();
       this.#open(socket, listener);
+    }
+    // Only once a waiting connection did not take the freed slot is there room again.
+    if (this.#atLimit && this.#channels.size < this.adjustments.connectionLimit) {
+      this.#atLimit = false;
+      this.logger.info('total open connections dropped below the connection limit, listening again');
     }
   }
 

@@ -28,14 +28,26 @@ describe('connections', () => {
       const a = await connect(srv.port);
       const b = await connect(srv.port);
       await wait(50);
-      const third = send(srv.port, get('/third', 'Connection: close\r\n'), { timeout: 3000 });
-      await wait(200);
-      expect(srv.logger.messages('warn')).to.include('total open connections reached the connection limit, no longer accepting new connections');
+      const reached = 'total open connections reached the connection limit, no longer accepting new connections';
+      const below = 'total open connections dropped below the connection limit, listening again';
+      const c = await connect(srv.port);
+      const cAnswer = new Promise<Buffer>((resolve) => c.once('data', resolve));
+      await wait(100);
+      expect(srv.logger.messages('warn')).to.deep.equal([reached]);
+      // The waiting connection takes the slot a frees: still at the limit, nothing to announce.
       a.destroy();
-      const ex = await third;
-      expect(ex.responses[0]!.status).to.equal(200);
-      expect(srv.logger.messages('info')).to.include('total open connections dropped below the connection limit, listening again');
+      c.write(get('/third'));
+      expect(parseResponses(await cAnswer).responses[0]!.status).to.equal(200);
+      expect(srv.logger.messages('info')).to.not.include(below);
+      // b leaves with nobody waiting: now there is room.
       b.destroy();
+      await wait(100);
+      expect(srv.logger.messages('info').filter((m) => m === below)).to.have.length(1);
+      const d = await connect(srv.port);
+      const e = await connect(srv.port);
+      await wait(100);
+      expect(srv.logger.messages('warn')).to.deep.equal([reached, reached]);
+      for (const s of [c, d, e]) s.destroy();
     } finally {
       await srv.close();
     }
