@@ -86,8 +86,9 @@ function memoise(predicate: TrustPredicate): TrustPredicate {
 
 /**
  * The predicate for the hops a trusted peer forwards. Waitress's own forms, '*' and
- * one exact address (or 'unix'/'localhost'), trust trustedProxyCount hops as they
- * are, as Waitress does (spec 6.2: they must behave the same); a list, a CIDR or a
+ * one exact address (or 'unix'/'localhost'), trust trustedProxyCount hops of
+ * X-Forwarded-For / Forwarded as Waitress does (spec 6.2: they must pick the same
+ * client; X-Forwarded-Host then follows the depth X-Forwarded-For proved); a list, a CIDR or a
  * range name trusts a hop only when it matches, so a client that forges hops on
  * the left cannot walk the chain past its own address.
  */
