@@ -7,7 +7,7 @@
 // at MAX_SIZE_LINE bytes, and trailer fields validated like header fields.
 
 import type { BodyBuffer } from './buffers.js';
-import { BadRequest, RequestEntityTooLarge, type HttpError } from './errors.js';
+import { BARE_CR_OR_LF, BadRequest, INVALID_HEADER, RequestEntityTooLarge, type HttpError } from './errors.js';
 import { TCHAR, isFieldValueByte, isQdtext, isQuotedPairChar } from './header-names.js';
 
 const CR = 0x0d;
@@ -29,8 +29,6 @@ const MAX_EXACT_SIZE_DIGITS = 13;
 const INVALID_SIZE = 'Invalid chunk size';
 const INVALID_EXTENSION = 'Invalid chunk extension';
 const NOT_TERMINATED = 'Chunk not properly terminated';
-const BARE_CR_OR_LF = 'Bare CR or LF found in HTTP message';
-const INVALID_TRAILER = 'Invalid header';
 
 const enum State {
   SizeStart,
@@ -261,7 +259,7 @@ export class ChunkedDecoder {
       case State.TrailerLineStart:
         if (byte === CR) this.#state = State.TrailerEndLf;
         else if (TCHAR[byte] === 1) this.#state = State.TrailerName;
-        else this.#fail(byte === LF ? BARE_CR_OR_LF : INVALID_TRAILER);
+        else this.#fail(byte === LF ? BARE_CR_OR_LF : INVALID_HEADER);
         return;
       case State.TrailerEndLf:
         if (byte === LF) this.#state = State.Done;
@@ -269,12 +267,12 @@ export class ChunkedDecoder {
         return;
       case State.TrailerName:
         if (byte === COLON) this.#state = State.TrailerValue;
-        else if (TCHAR[byte] !== 1) this.#fail(byte === LF ? BARE_CR_OR_LF : INVALID_TRAILER);
+        else if (TCHAR[byte] !== 1) this.#fail(byte === LF ? BARE_CR_OR_LF : INVALID_HEADER);
         return;
       case State.TrailerValue:
         if (byte === CR) this.#state = State.TrailerLineLf;
         else if (byte === LF) this.#fail(BARE_CR_OR_LF);
-        else if (!isFieldValueByte(byte)) this.#fail(INVALID_TRAILER);
+        else if (!isFieldValueByte(byte)) this.#fail(INVALID_HEADER);
         return;
       default:
         // TrailerLineLf

@@ -26,6 +26,10 @@ export class HttpError extends Error {
   }
 }
 
+/** 400 details the head parser and the chunked-trailer parser share (Waitress's texts). */
+export const BARE_CR_OR_LF = 'Bare CR or LF found in HTTP message';
+export const INVALID_HEADER = 'Invalid header';
+
 export class BadRequest extends HttpError {
   constructor(detail: string) {
     super(400, 'Bad Request', 'GARCON_ERR_BAD_REQUEST', detail);

@@ -12,8 +12,10 @@
 import { BodyBuffer } from './buffers.js';
 import { ChunkedDecoder } from './chunked.js';
 import {
+  BARE_CR_OR_LF,
   BadRequest,
   HttpVersionNotSupported,
+  INVALID_HEADER,
   NotImplemented,
   ServiceUnavailable,
   RequestEntityTooLarge,
@@ -43,8 +45,6 @@ const EMPTY = Buffer.alloc(0);
 /** Significant decimal digits that always fit exactly in a double. */
 const MAX_EXACT_DECIMAL_DIGITS = 15;
 
-const BARE_CR_OR_LF = 'Bare CR or LF found in HTTP message';
-const INVALID_HEADER = 'Invalid header';
 const START_LINE_INVALID = 'Start line is invalid';
 /** At most one of each of these (RFC 9112 section 3.2 for Host, RFC 9110 section 8.6 for Content-Length). */
 const SINGLETON_KEYS = new Set(['HTTP_HOST', 'CONTENT_LENGTH', 'CONTENT_TYPE']);
