@@ -16,14 +16,13 @@ import { buildPipeline, type Pipeline } from './pipeline.js';
 import type { ParsedRequest } from './request.js';
 import { Task, writeErrorResponse, type TaskFinished, type TaskSettings } from './task.js';
 import type { App, Logger } from './types.js';
+import { clearStaleSocket } from './unix-socket-file.js';
 
 /** One listening socket and what the environ says about it. */
 interface Listener extends ListenerInfo {
   server: net.Server;
   /** Where it listens, as net.Server.address() gives it; for an adopted unix socket descriptor, its path. */
   address: net.AddressInfo | string | null;
-  /** The socket file we created (and remove on close); null for TCP and adopted sockets. */
-  ownedPath: string | null;
 }
 
 /**
@@ -203,12 +202,12 @@ export class GarconServer implements ChannelHost {
     const adj = this.adjustments;
     try {
       if (adj.sockets.length > 0) {
-        for (const handle of adj.sockets) await this.#listenOn(handle, null);
+        for (const handle of adj.sockets) await this.#listenOn(handle);
       } else if (adj.unixSocket !== null) {
         await this.#listenUnix(adj.unixSocket, adj.unixSocketPerms);
       } else {
         for (const target of await resolveListen(adj)) {
-          await this.#listenOn({ host: target.host, port: target.port, backlog: adj.backlog, ipv6Only: target.family === 6 }, null);
+          await this.#listenOn({ host: target.host, port: target.port, backlog: adj.backlog, ipv6Only: target.family === 6 });
         }
       }
     } catch (err) {
@@ -223,29 +222,17 @@ export class GarconServer implements ChannelHost {
 
   async #listenUnix(path: string, perms: number): Promise<void> {
     // Under node:cluster the primary owns the socket file (workers.ts replaces a
-    // stale one before forking and removes it at shutdown); workers share it.
+    // stale one before forking); workers share it. libuv unlinks it at close.
     const owner = !cluster.isWorker;
     if (Buffer.byteLength(path) > UNIX_PATH_MAX) {
       throw new InvalidOptionError('unixSocket', `unixSocket "${path}" is longer than the ${UNIX_PATH_MAX} bytes a unix socket path may have`);
     }
-    if (owner) {
-      let stat: fs.Stats | null = null;
-      try {
-        stat = fs.lstatSync(path);
-      } catch {
-        // nothing there: the usual case
-      }
-      if (stat !== null) {
-        // A stale socket from a previous run is replaced; anything else is the user's file.
-        if (!stat.isSocket()) throw new InvalidOptionError('unixSocket', `unixSocket "${path}" exists and is not a socket; refusing to replace it`);
-        fs.unlinkSync(path);
-      }
-    }
-    await this.#listenOn({ path, backlog: this.adjustments.backlog }, owner ? path : null);
+    if (owner) await clearStaleSocket(path);
+    await this.#listenOn({ path, backlog: this.adjustments.backlog });
     fs.chmodSync(path, perms);
   }
 
-  #listenOn(how: net.ListenOptions | net.Server | net.Socket | { fd: number }, unixPath: string | null): Promise<void> {
+  #listenOn(how: net.ListenOptions | net.Server | net.Socket | { fd: number }): Promise<void> {
     const server = net.createServer({ allowHalfOpen: true, noDelay: true });
     return new Promise<void>((resolve, reject) => {
       const failed = (err: Error) => reject(new ListenError(describeListen(how), err));
@@ -262,7 +249,6 @@ export class GarconServer implements ChannelHost {
           address,
           serverPort: typeof address === 'string' ? address : String(address?.port ?? ''),
           unix,
-          ownedPath: unixPath,
         };
         server.on('connection', (socket) => this.#accept(socket, listener));
         this.#listeners.push(listener);
@@ -456,14 +442,6 @@ export class GarconServer implements ChannelHost {
   async #closeListeners(): Promise<void> {
     const listeners = this.#listeners.splice(0);
     await Promise.all(listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))));
-    for (const { ownedPath } of listeners) {
-      if (ownedPath === null) continue;
-      try {
-        if (fs.lstatSync(ownedPath).isSocket()) fs.unlinkSync(ownedPath);
-      } catch {
-        // already gone (Node may unlink it itself)
-      }
-    }
   }
 }
 

@@ -4,11 +4,10 @@
 // SIGHUP (reopen the log files) on to them.
 
 import cluster, { type Worker } from 'node:cluster';
-import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import { formatServingUrl } from './adjustments.js';
-import { InvalidOptionError } from './errors.js';
 import type { Logger } from './types.js';
+import { clearStaleSocket } from './unix-socket-file.js';
 
 /** Messages between the primary and its workers, tagged so app messages are left alone. */
 export type WorkerMessage =
@@ -37,27 +36,14 @@ const RESTART_DELAY_MS = 1000;
 const EXIT_GRACE_MS = 5000;
 
 /**
- * A stale socket file from an earlier run is removed here, once, before any worker
- * binds; the workers share the primary's listening handle and must not touch the file.
- */
-function removeStaleSocket(file: string): void {
-  let stat: fs.Stats;
-  try {
-    stat = fs.lstatSync(file);
-  } catch {
-    return;
-  }
-  if (!stat.isSocket()) throw new InvalidOptionError('unixSocket', `unixSocket "${file}" exists and is not a socket; refusing to replace it`);
-  fs.unlinkSync(file);
-}
-
-/**
  * Run the cluster primary. Resolves with the process exit code: 0 after a
  * graceful shutdown, 1 when the workers could not start or a second signal
  * cut the shutdown short.
  */
-export function runPrimary(plan: PrimaryPlan): Promise<number> {
-  if (plan.unixSocket !== null) removeStaleSocket(plan.unixSocket);
+export async function runPrimary(plan: PrimaryPlan): Promise<number> {
+  // The primary owns the socket file: a stale one is replaced here, once, before any
+  // worker binds; the workers share the primary's listening handle and never touch it.
+  if (plan.unixSocket !== null) await clearStaleSocket(plan.unixSocket);
   return new Promise<number>((resolve) => {
     const startedAt = new Map<Worker, number>();
     /** Workers that got as far as listening (only those are restarted when they die). */
@@ -82,13 +68,6 @@ export function runPrimary(plan: PrimaryPlan): Promise<number> {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       process.off('SIGHUP', onReopen);
-      if (plan.unixSocket !== null) {
-        try {
-          if (fs.lstatSync(plan.unixSocket).isSocket()) fs.unlinkSync(plan.unixSocket);
-        } catch {
-          // already gone
-        }
-      }
       resolve(code);
     };
 

@@ -419,6 +419,22 @@ describe('garcon-serve', () => {
       }
     });
 
+    it('a unix socket a running server answers on is refused, with or without --workers, and keeps serving', async () => {
+      await inTempDir(async (dir) => {
+        const sock = path.join(dir, 'live.sock');
+        const first = run([`--unix-socket=${sock}`, './cli-apps.js:app']);
+        expect(await serving(first)).to.equal(`http://unix:${sock}`);
+        for (const extra of [[], ['--workers=2']]) {
+          const second = run([`--unix-socket=${sock}`, ...extra, './cli-apps.js:app']);
+          expect((await finished(second)).code).to.equal(1);
+          expect(second.stderr()).to.contain(`Cannot listen on ${sock}: a running server answers on ${sock}; refusing to take its socket over`);
+        }
+        expect((await get('http://localhost/', { socketPath: sock })).status).to.equal(200);
+        first.child.kill('SIGTERM');
+        expect((await finished(first)).code).to.equal(0);
+      });
+    });
+
     it('--workers: a worker that dies is replaced', async () => {
       const r = run(['--listen=127.0.0.1:0', '--workers=2', './cli-apps.js:app']);
       const url = await serving(r, 15000);

@@ -112,6 +112,22 @@ describe('listeners', () => {
       }
     });
 
+    it('refuses a socket a running server answers on, which keeps serving', async () => {
+      const first = await createServer(echo, { unixSocket: sock, logger: recordingLogger() }).listen();
+      try {
+        let error: unknown;
+        await createServer(echo, { unixSocket: sock, logger: recordingLogger() }).listen().catch((err: unknown) => {
+          error = err;
+        });
+        expect(error).to.be.instanceOf(ListenError).with.property('code', 'GARCON_ERR_LISTEN');
+        expect(String(error)).to.contain(`a running server answers on ${sock}`);
+        const ex = await send(0, get('/'), { responses: 1, path: sock });
+        expect(ex.responses[0]!.status).to.equal(200);
+      } finally {
+        await first.close();
+      }
+    });
+
     it('refuses a path longer than a unix socket path may be, naming the option, and leaves nothing behind', async () => {
       const long = path.join(os.tmpdir(), `${'x'.repeat(120)}.sock`);
       let error: unknown;
