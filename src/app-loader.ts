@@ -174,8 +174,8 @@ function mustBeFunction(ini: IniFile, section: string, value: unknown, role: str
 
 /** The built-in filters, by name, and the factory in garcon/middleware that makes each. */
 const BUILTIN_FILTERS: Readonly<Record<string, string>> = { prefix: 'prefixFilterFactory', translogger: 'transLoggerFilterFactory' };
-/** The eggs whose filters garcon has built in: its own, PasteDeploy's prefix and Paste's translogger. */
-const BUILTIN_EGGS: ReadonlySet<string> = new Set(['garcon', 'PasteDeploy', 'Paste']);
+/** The eggs whose filters garcon has built in: its own, PasteDeploy's prefix and Paste's translogger (lower-cased: distribution names are case-insensitive). */
+const BUILTIN_EGGS: ReadonlySet<string> = new Set(['garcon', 'pastedeploy', 'paste']);
 
 /** A built-in filter (`egg:garcon#prefix`, `egg:Paste#translogger`...) made from its section's settings. */
 async function builtinFilter(ini: IniFile, section: string, name: string, global: Conf, local: Conf): Promise<Filter> {
@@ -216,7 +216,7 @@ function loadFilter(ini: IniFile, name: string, from: string): Promise<Filter> {
 async function filterOfSection(ini: IniFile, section: string): Promise<Filter> {
   const { local, global } = confOf(ini, section);
   const { scheme, target, fragment } = parseUse(ini, section, ini.section(section).get('use'));
-  if (scheme === 'egg' && BUILTIN_EGGS.has(target)) return builtinFilter(ini, section, fragment, global, local);
+  if (scheme === 'egg' && BUILTIN_EGGS.has(target.toLowerCase())) return builtinFilter(ini, section, fragment, global, local);
   if (scheme === 'config') {
     const other = readIni(path.resolve(ini.here, target));
     return loadFilter(other, fragment || 'main', where(ini.file, section, 'use'));

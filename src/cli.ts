@@ -39,8 +39,8 @@ function plan(argv: readonly string[]): Plan {
     const { file, name } = splitConfigSpec(cmd.config);
     ini = readIni(file);
     appName = name;
-    options = serverOptionsFromIni(ini, name);
     const given = LISTENER_OPTIONS.filter((o) => o in cmd.options);
+    options = serverOptionsFromIni(ini, name, given.length > 0);
     // --host or --port alone overrides that half of the file's host and port, not the other.
     const hostPortOnly = given.every((o) => o === 'host' || o === 'port');
     const fileListens = ['listen', 'unixSocket', 'sockets'].filter((o) => o in options);

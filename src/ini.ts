@@ -164,27 +164,43 @@ export function readIni(file: string): IniFile {
   return parseIni(text, absolute);
 }
 
-/** `use` values in a server section that mean "this server" (Waitress's and garcon's own). */
-const SERVER_USES = new Set(['egg:waitress#main', 'egg:garcon#main', 'garcon', 'waitress']);
-
 /**
- * The options of [server:NAME] (falling back to [server:main], then none) as
- * camelCase text values, each checked against the options table so that a bad
- * value is reported with its file, section and key. [logger_garcon] `level`
- * becomes logLevel.
+ * `use` values in a server section that mean "this server" (Waitress's and garcon's
+ * own), lower-cased: distribution names are case-insensitive, and an egg's entry
+ * point defaults to main, as in PasteDeploy.
  */
+const SERVER_USES = new Set(['egg:waitress#main', 'egg:garcon#main', 'egg:waitress', 'egg:garcon', 'garcon', 'waitress']);
+
 /** The `[server:...]` section that configures the server named `name`, or null when there is none. */
 export function serverSection(ini: IniFile, name = 'main'): string | null {
   return ini.has(`server:${name}`) ? `server:${name}` : ini.has('server:main') ? 'server:main' : null;
 }
 
-export function serverOptionsFromIni(ini: IniFile, name = 'main'): Record<string, string> {
+/**
+ * The options of [server:NAME] (falling back to [server:main]) as camelCase text
+ * values, each checked against the options table so that a bad value is reported
+ * with its file, section and key. [logger_garcon] `level` becomes logLevel.
+ * Without a server section the file says nothing of where to listen: unless
+ * `listenerGiven` (the command line says it), that is an error, as in PasteDeploy,
+ * not a silent default of every address.
+ */
+export function serverOptionsFromIni(ini: IniFile, name = 'main', listenerGiven = false): Record<string, string> {
   const options: Record<string, string> = {};
   const sectionName = serverSection(ini, name);
-  if (sectionName !== null) {
+  if (sectionName === null) {
+    // Section names are case-sensitive (PasteDeploy's are): [Server:main] is no server section.
+    const miscased = ini.sectionNames.find((section) => /^server:/i.test(section));
+    if (miscased !== undefined) {
+      throw new ConfigFileError(`${ini.file} [${miscased}]: section names are case-sensitive; write [server:${miscased.slice('server:'.length)}]`);
+    }
+    if (!listenerGiven) {
+      const wanted = name === 'main' ? '[server:main]' : `[server:${name}] or [server:main]`;
+      throw new ConfigFileError(`${ini.file} has no ${wanted} section: add one (with listen = HOST:PORT), or give --listen on the command line`);
+    }
+  } else {
     for (const [key, value] of ini.section(sectionName)) {
       if (key === 'use') {
-        if (!SERVER_USES.has(value)) {
+        if (!SERVER_USES.has(value.toLowerCase())) {
           throw new ConfigFileError(`${where(ini.file, sectionName, key)}: garcon serves with "egg:garcon#main", not ${JSON.stringify(value)}`);
         }
         continue;

@@ -315,6 +315,24 @@ describe('garcon-serve', () => {
       });
     });
 
+    it('an ini file without a server section needs a listener on the command line (never a silent 0.0.0.0:8080)', async () => {
+      await inTempDir(async (dir) => {
+        const file = path.join(dir, 'apponly.ini');
+        fs.writeFileSync(file, `[Server:main]\nlisten = 127.0.0.1:0\n[app:main]\nuse = file:${path.join(FIXTURES, 'cli-apps.js')}#app\n`);
+        const miscased = run(['--config', file]);
+        expect((await finished(miscased)).code).to.equal(1);
+        expect(miscased.stderr()).to.equal(`Error: ${file} [Server:main]: section names are case-sensitive; write [server:main]\n`);
+        fs.writeFileSync(file, `[app:main]\nuse = file:${path.join(FIXTURES, 'cli-apps.js')}#app\n`);
+        const bare = run(['--config', file]);
+        expect((await finished(bare)).code).to.equal(1);
+        expect(bare.stderr()).to.equal(`Error: ${file} has no [server:main] section: add one (with listen = HOST:PORT), or give --listen on the command line\n`);
+        const listening = run(['--config', file, '--listen=127.0.0.1:0']);
+        expect((await get(await serving(listening))).status).to.equal(200);
+        listening.child.kill('SIGTERM');
+        expect((await finished(listening)).code).to.equal(0);
+      });
+    });
+
     it('a bad ini value: exit 1 naming file, section and key', async () => {
       await inTempDir(async (dir) => {
         const file = path.join(dir, 'bad.ini');
@@ -557,7 +575,7 @@ describe('garcon-serve', () => {
         fs.writeFileSync(path.join(dir, 'needs.js'), "require('garcon-no-such-dependency');\nexports.app = () => [];\n");
         fs.writeFileSync(path.join(dir, 'throws.js'), "throw 'a string';\n");
         fs.writeFileSync(path.join(dir, 'kaboom.js'), "throw new Error('kaboom at import');\n");
-        fs.writeFileSync(path.join(dir, 'k.ini'), '[app:main]\nuse = file:kaboom.js#app\n');
+        fs.writeFileSync(path.join(dir, 'k.ini'), '[server:main]\nlisten = 127.0.0.1:0\n[app:main]\nuse = file:kaboom.js#app\n');
         const [a, b, c] = [run(['./needs.js:app'], dir), run(['./throws.js:app'], dir), run(['--config', 'k.ini'], dir)];
         // From an ini file too: the module's own error with its stack, and no usage text in between.
         expect((await finished(c)).code).to.equal(1);

@@ -151,11 +151,27 @@ describe('ini files', () => {
       });
     });
 
-    it('reads [server:NAME], falling back to [server:main], and needs none', () => {
+    it('reads [server:NAME], falling back to [server:main]; needs one unless the command line names a listener', () => {
       const ini = parseIni('[server:main]\nport = 1\n[server:alt]\nport = 2\n', '/x.ini');
       expect(serverOptionsFromIni(ini, 'alt')).to.deep.equal({ port: '2' });
       expect(serverOptionsFromIni(ini, 'other')).to.deep.equal({ port: '1' });
-      expect(serverOptionsFromIni(parseIni('[app:main]\nuse = file:a.js\n', '/x.ini'))).to.deep.equal({});
+      const appOnly = parseIni('[app:main]\nuse = file:a.js\n', '/x.ini');
+      expect(serverOptionsFromIni(appOnly, 'main', true)).to.deep.equal({});
+      expectConfigError(() => serverOptionsFromIni(appOnly), '/x.ini has no [server:main] section: add one (with listen = HOST:PORT), or give --listen on the command line');
+      expectConfigError(() => serverOptionsFromIni(appOnly, 'alt'), /^\/x\.ini has no \[server:alt\] or \[server:main\] section/);
+    });
+
+    it('a server section spelt in another case is an error, not ignored', () => {
+      for (const name of ['Server:main', 'SERVER:main']) {
+        const ini = parseIni(`[${name}]\nlisten = 127.0.0.1:8080\n[app:main]\nuse = file:a.js\n`, '/x.ini');
+        expectConfigError(() => serverOptionsFromIni(ini, 'main', true), `/x.ini [${name}]: section names are case-sensitive; write [server:main]`);
+      }
+    });
+
+    it('use: Waitress\'s and garcon\'s eggs in any case, with or without #main', () => {
+      for (const use of ['egg:waitress', 'egg:Waitress#main', 'egg:garcon', 'EGG:GARCON#MAIN', 'waitress']) {
+        expect(serverOptionsFromIni(parseIni(`[server:main]\nuse = ${use}\nport = 1\n`, '/x.ini'))).to.deep.equal({ port: '1' });
+      }
     });
 
     it('names the file, section and key of a bad entry', () => {
@@ -174,7 +190,7 @@ describe('ini files', () => {
         '/x.ini [server:main] use: garcon serves with "egg:garcon#main", not "egg:gunicorn#main"',
       );
       expectConfigError(
-        () => serverOptionsFromIni(parseIni('[logger_garcon]\nlevel = LOUD\n', '/x.ini')),
+        () => serverOptionsFromIni(parseIni('[logger_garcon]\nlevel = LOUD\n', '/x.ini'), 'main', true),
         /^\/x\.ini \[logger_garcon\] level: Invalid value for option "logLevel": "LOUD" is not one of/,
       );
     });
