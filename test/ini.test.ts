@@ -237,11 +237,11 @@ describe('ini files', () => {
       expect((await call(await loadIniApp(readIni(file)))).body).to.match(/^HELLO FROM \d+/);
     });
 
-    it('has the built-in filters of Waitress users\' ini files: PasteDeploy\'s prefix, Paste\'s translogger', async () => {
+    it('has the built-in filters of Waitress users\' ini files: PasteDeploy\'s prefix, Paste\'s translogger (egg names in any case)', async () => {
       const file = write(
         'b.ini',
         `[pipeline:main]\npipeline = log mount app\n[filter:log]\nuse = egg:Paste#translogger\nformat = %%(REQUEST_METHOD)s %%(REQUEST_URI)s %%(status)s\n` +
-          `[filter:mount]\nuse = egg:PasteDeploy#prefix\nprefix = /blog\n[app:app]\nuse = file:${APPS}#app\n`,
+          `[filter:mount]\nuse = egg:pastedeploy#prefix\nprefix = /blog\n[app:app]\nuse = file:${APPS}#app\n`,
       );
       const stderr = sinon.stub(process.stderr, 'write').returns(true);
       let out: { status: string; body: string };
