@@ -10,7 +10,7 @@ import cluster from 'node:cluster';
 import { findOption, makeAdjustments } from './adjustments.js';
 import { loadAppTarget, loadIniApp, splitConfigSpec } from './app-loader.js';
 import { parseCommandLine, usage, type CommandLine } from './cli-args.js';
-import { AppResolutionError, CommandLineError, GarconError, InvalidOptionError } from './errors.js';
+import { AppResolutionError, CommandLineError, GarconError, InvalidOptionError, ListenError } from './errors.js';
 import { readIni, serverOptionsFromIni, serverSection, where, type IniFile } from './ini.js';
 import { createLogger } from './logger.js';
 import { createServer, serve, type GarconServer } from './server.js';
@@ -139,19 +139,28 @@ function placeOf(name: string, p: Plan): string | null {
 
 function report(err: unknown, withUsage: boolean, p: Plan | null = null): number {
   let message = err instanceof Error ? err.message : String(err);
-  // A bad value (not a conflict, which names its options): say where it was given,
-  // the flag typed or the ini file's section and key.
-  if (err instanceof InvalidOptionError && !message.startsWith('Option') && p !== null) {
-    // host and port are checked as the listen entry they make: name each where it was given.
-    const names = err.option === 'listen' && !('listen' in p.cmd.options) && !p.fromIni.has('listen') ? ['host', 'port'] : [err.option];
-    const places = names.map((name) => placeOf(name, p)).filter((place) => place !== null);
-    if (places.length > 0) message = `${places.join(', ')}: ${message}`;
+  // Say where the options were given: the flag typed or the ini file's section and key.
+  if (err instanceof InvalidOptionError && p !== null) {
+    if (message.startsWith('Option')) {
+      // A conflict names its options in quotes: list where each of them was set.
+      const named = [...message.matchAll(/"(\w+)"/g)].map((m) => m[1]!);
+      const places = [...new Set(named.map((name) => placeOf(name, p)).filter((place) => place !== null))];
+      if (places.length > 0) message = `${message} (set by ${places.join(' and ')})`;
+    } else {
+      // host and port are checked as the listen entry they make: name each where it was given.
+      const names = err.option === 'listen' && !('listen' in p.cmd.options) && !p.fromIni.has('listen') ? ['host', 'port'] : [err.option];
+      const places = names.map((name) => placeOf(name, p)).filter((place) => place !== null);
+      if (places.length > 0) message = `${places.join(', ')}: ${message}`;
+    }
   }
   process.stderr.write(`Error: ${message}\n`);
   if (withUsage) process.stderr.write(`\n${usage()}`);
   // Anything that is not one of ours is a bug or an app failure at import: show where.
+  // A listen() failure is the machine's answer (EADDRINUSE, EACCES), said in the message.
   const origin = err instanceof GarconError ? err.cause : err;
-  if (origin instanceof Error && !(origin instanceof GarconError) && origin.stack) process.stderr.write(`${origin.stack}\n`);
+  if (origin instanceof Error && !(origin instanceof GarconError) && !(err instanceof ListenError) && origin.stack) {
+    process.stderr.write(`${origin.stack}\n`);
+  }
   return 1;
 }
 

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
@@ -331,6 +332,31 @@ describe('garcon-serve', () => {
         listening.child.kill('SIGTERM');
         expect((await finished(listening)).code).to.equal(0);
       });
+    });
+
+    it('a conflict between options names where each was set', async () => {
+      await inTempDir(async (dir) => {
+        const file = path.join(dir, 'both.ini');
+        fs.writeFileSync(file, '[server:main]\nlisten = 127.0.0.1:0\nport = 8080\n[app:main]\nuse = file:x.js\n');
+        const [a, b] = [run(['--config', file]), run(['--trusted-proxy-headers=x-forwarded-for', './cli-apps.js:app'])];
+        expect((await finished(a)).code).to.equal(1);
+        expect(a.stderr()).to.equal(`Error: Options "host" and "port" may not be set together with "listen" (set by ${file} [server:main] port and ${file} [server:main] listen)\n`);
+        expect((await finished(b)).code).to.equal(1);
+        expect(b.stderr()).to.match(/^Error: Option "trustedProxyHeaders" has no meaning without setting "trustedProxy" \(set by --trusted-proxy-headers\)\n/);
+      });
+    });
+
+    it('a port in use: one line saying so, no stack trace', async () => {
+      const busy = net.createServer();
+      await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
+      try {
+        const port = (busy.address() as net.AddressInfo).port;
+        const r = run([`--listen=127.0.0.1:${port}`, './cli-apps.js:app']);
+        expect((await finished(r)).code).to.equal(1);
+        expect(r.stderr()).to.equal(`Error: Cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+      } finally {
+        busy.close();
+      }
     });
 
     it('a bad ini value: exit 1 naming file, section and key', async () => {
