@@ -208,7 +208,7 @@ describe('garcon-serve', () => {
       expect((await finished(a)).code).to.equal(1);
       expect(a.stderr()).to.equal('Error: --threads: Invalid value for option "threads": "0" must be at least 1\n');
       expect((await finished(b)).code).to.equal(1);
-      expect(b.stderr()).to.equal('Error: Options "host" and "port" may not be set together with "listen"\n');
+      expect(b.stderr()).to.equal('Error: Options "host" and "port" may not be set together with "listen" (set by --port and --listen)\n');
     });
 
     it('serves a module export, then exits 0 on SIGTERM', async () => {
