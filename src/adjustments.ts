@@ -312,6 +312,8 @@ function parseBoolWord(text: string): boolean | undefined {
 // Stricter than Waitress, where any unknown word (a typo of "yes") silently means false.
 function castBool(spec: OptionSpec, value: unknown): boolean {
   if (typeof value === 'boolean') return value;
+  // The numbers 1 and 0 too, as Waitress's asbool() reads them.
+  if (value === 1 || value === 0) return value === 1;
   const parsed = typeof value === 'string' ? parseBoolWord(value) : undefined;
   if (parsed === undefined) throw invalid(spec, value, 'is not a boolean (use true/false, yes/no, on/off or 1/0)');
   return parsed;
@@ -357,6 +359,8 @@ function castHeaderSet(spec: OptionSpec, value: unknown): ReadonlySet<string> {
 function castOctal(spec: OptionSpec, value: unknown): number {
   if (typeof value === 'number') {
     if (!Number.isInteger(value)) throw invalid(spec, value, 'is not an integer');
+    // A number is the mode itself (as fs.chmod takes it): 660 is 0o1224, not rw-rw----.
+    if (value > spec.max!) throw invalid(spec, value, `must be at most 0o${spec.max!.toString(8)} (${spec.max}); write the octal digits as a string ("${value}") or as 0o${value}`);
     return checkRange(spec, value, value);
   }
   if (typeof value !== 'string' || !/^[0-7]+$/.test(value.trim())) {

@@ -212,6 +212,9 @@ describe('adjustments', () => {
       for (const word of yes) expect(adjust({ exposeTracebacks: word }).exposeTracebacks, word).to.equal(true);
       for (const word of no) expect(adjust({ logSocketErrors: word }).logSocketErrors, word).to.equal(false);
       expect(adjust({ asyncoreUsePoll: true }).asyncoreUsePoll).to.equal(true);
+      // The numbers 1 and 0, as Waitress's asbool() takes them.
+      expect(adjust({ exposeTracebacks: 1 }).exposeTracebacks).to.equal(true);
+      expect(adjust({ clearUntrustedProxyHeaders: 0 }).clearUntrustedProxyHeaders).to.equal(false);
       expect(adjust({ clearUntrustedProxyHeaders: false }).clearUntrustedProxyHeaders).to.equal(false);
     });
 
@@ -221,7 +224,7 @@ describe('adjustments', () => {
         'exposeTracebacks',
         'Invalid value for option "exposeTracebacks": "garbage" is not a boolean (use true/false, yes/no, on/off or 1/0)',
       );
-      expectInvalid({ ipv4: 1 }, 'ipv4', /1 is not a boolean/);
+      expectInvalid({ ipv4: 2 }, 'ipv4', /2 is not a boolean/);
       expectInvalid({ ipv4: null }, 'ipv4', /null is not a boolean/);
     });
 
@@ -289,6 +292,9 @@ describe('adjustments', () => {
       expectInvalid({ unixSocketPerms: '1777' }, 'unixSocketPerms', /must be at most 777/);
       expectInvalid({ unixSocketPerms: -1 }, 'unixSocketPerms', /must be at least 0/);
       expectInvalid({ unixSocketPerms: 1.5 }, 'unixSocketPerms', /is not an integer/);
+      // Octal digits in a number are a decimal mode: say how to write what was meant.
+      expectInvalid({ unixSocketPerms: 660 }, 'unixSocketPerms',
+        'Invalid value for option "unixSocketPerms": 660 must be at most 0o777 (511); write the octal digits as a string ("660") or as 0o660');
     });
   });
 
