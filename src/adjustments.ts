@@ -419,6 +419,8 @@ function castEnum(spec: OptionSpec, value: unknown): string {
 function castAccessLog(spec: OptionSpec, value: unknown): boolean | string {
   if (typeof value === 'boolean') return value;
   const text = castString(spec, value);
+  // An unset variable (--access-log=$LOGFILE) must not turn the log off unnoticed.
+  if (text.trim() === '') throw invalid(spec, value, 'is empty (give a file, "on" for stdout, or "off")');
   return parseBoolWord(text) ?? text;
 }
 

@@ -326,6 +326,10 @@ describe('adjustments', () => {
     it('rejects other types', () => {
       expectInvalid({ accessLog: 1 }, 'accessLog', /1 is not a string/);
     });
+
+    it('refuses an empty value (an unset variable), which would turn the log off unnoticed', () => {
+      expectInvalid({ accessLog: ' ' }, 'accessLog', 'Invalid value for option "accessLog": " " is empty (give a file, "on" for stdout, or "off")');
+    });
   });
 
   describe('logger', () => {
