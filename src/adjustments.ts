@@ -537,6 +537,10 @@ function isStrictCidr(text: string): boolean {
  * Throws InvalidOptionError naming the option for an unknown name, a bad value or a conflict.
  */
 export function makeAdjustments(options: Record<string, unknown> = {}): Adjustments {
+  // From JavaScript anything can come: a string's characters would read as options "0", "1"...
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError('options', `The options must be an object such as { listen: '127.0.0.1:8080' }, got ${show(options)}`);
+  }
   const values = new Map<string, unknown>();
   const explicit = new Set<string>();
   for (const [name, value] of Object.entries(options)) {

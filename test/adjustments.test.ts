@@ -315,6 +315,13 @@ describe('adjustments', () => {
     });
   });
 
+  it('refuses options that are not an object, saying so', () => {
+    for (const [options, shown] of [[null, 'null'], ['listen', '"listen"'], [['a'], 'an array']] as const) {
+      expect(() => makeAdjustments(options as never))
+        .to.throw(InvalidOptionError, `The options must be an object such as { listen: '127.0.0.1:8080' }, got ${shown}`);
+    }
+  });
+
   describe('accessLog', () => {
     it('is a switch or a file path', () => {
       expect(adjust({ accessLog: true }).accessLog).to.equal(true);
