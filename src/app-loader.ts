@@ -142,7 +142,14 @@ function appSection(ini: IniFile, name: string, from: string): string {
 
 /** Split "scheme:rest#fragment" of a `use` value. */
 function parseUse(ini: IniFile, section: string, use: string | undefined): { scheme: string; target: string; fragment: string } {
-  if (use === undefined) throw new ConfigFileError(`${where(ini.file, section)}: missing "use" (file:, package:, call: or config:)`);
+  if (use === undefined) {
+    // PasteDeploy's long form names the factory by its entry-point group instead.
+    const longForm = [...ini.section(section).keys()].find((key) => key.startsWith('paste.'));
+    if (longForm !== undefined) {
+      throw new ConfigFileError(`${where(ini.file, section, longForm)}: not supported; write use = call:MODULE:FACTORY`);
+    }
+    throw new ConfigFileError(`${where(ini.file, section)}: missing "use" (file:, package:, call: or config:)`);
+  }
   const colon = use.indexOf(':');
   const hash = use.lastIndexOf('#');
   const scheme = colon === -1 ? '' : use.slice(0, colon);
@@ -157,6 +164,8 @@ function parseUse(ini: IniFile, section: string, use: string | undefined): { sch
 async function importUse(ini: IniFile, section: string, scheme: string, target: string, fragment: string): Promise<unknown> {
   const what = `${where(ini.file, section, 'use')} target '${scheme}:${target}'`;
   const { module, exportPath } = scheme === 'call' ? splitTarget(target) : { module: target, exportPath: fragment };
+  // As in PasteDeploy, call: names the factory; a module's default export is not one by accident.
+  if (scheme === 'call' && exportPath === '') throw new ConfigFileError(`${what}: call: needs MODULE:FACTORY, the function to call`);
   const specifier = scheme === 'file' && !isFilePath(module) ? `./${module}` : module;
   try {
     return walkExport(await importModule(specifier, ini.here, what), exportPath, what);

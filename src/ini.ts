@@ -205,6 +205,9 @@ export function serverOptionsFromIni(ini: IniFile, name = 'main', listenerGiven 
         }
         continue;
       }
+      if (key.startsWith('set ') || key.startsWith('get ')) {
+        throw new ConfigFileError(`${where(ini.file, sectionName, key)}: get and set are not supported in a server section; write the value, or %(name)s from [DEFAULT]`);
+      }
       const spec = OPTIONS.find((o) => o.snake === key);
       if (spec === undefined) {
         const camel = findOption(key);

@@ -161,6 +161,13 @@ describe('ini files', () => {
       expectConfigError(() => serverOptionsFromIni(appOnly, 'alt'), /^\/x\.ini has no \[server:alt\] or \[server:main\] section/);
     });
 
+    it('get and set in a server section are refused, naming the key', () => {
+      expectConfigError(
+        () => serverOptionsFromIni(parseIni('[server:main]\nset threads = 2\n', '/x.ini')),
+        '/x.ini [server:main] set threads: get and set are not supported in a server section; write the value, or %(name)s from [DEFAULT]',
+      );
+    });
+
     it('a server section spelt in another case is an error, not ignored', () => {
       for (const name of ['Server:main', 'SERVER:main']) {
         const ini = parseIni(`[${name}]\nlisten = 127.0.0.1:8080\n[app:main]\nuse = file:a.js\n`, '/x.ini');
@@ -275,6 +282,8 @@ describe('ini files', () => {
       await bad(`[app:main]\nuse = file:${APPS}#nope\n`, /\[app:main\] use target 'file:.*cli-apps\.js': module has no export "nope"$/);
       await bad('[filter-app:main]\nuse = file:x.js\n', `${f} [filter-app:main]: missing "next" (the app to wrap)`);
       await bad(`[app:main]\nuse = call:${APPS}:notAFunction\n`, `${f} [app:main] use: the app factory is string, not a function`);
+      await bad(`[app:main]\nuse = call:${APPS}\n`, `${f} [app:main] use target 'call:${APPS}': call: needs MODULE:FACTORY, the function to call`);
+      await bad('[app:main]\npaste.app_factory = myapp:make\n', `${f} [app:main] paste.app_factory: not supported; write use = call:MODULE:FACTORY`);
       await bad(`[app:main]\nuse = file:${APPS}#app\nfilter-with = f\n[filter:f]\nuse = egg:garcon#gzip\n`, `${f} [filter:f] use: garcon has no built-in filter "gzip" (it has "prefix", "translogger")`);
       await bad(`[app:main]\nuse = file:${APPS}#app\nget x = nope\n`, `${f} [app:main] get x: [DEFAULT] has no "nope"`);
       const filtered = (filter: string) => `[app:main]\nuse = file:${APPS}#app\nfilter-with = f\n[filter:f]\n${filter}`;
