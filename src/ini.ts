@@ -189,7 +189,7 @@ export function serverOptionsFromIni(ini: IniFile, name = 'main', listenerGiven 
   const sectionName = serverSection(ini, name);
   if (sectionName === null) {
     // Section names are case-sensitive (PasteDeploy's are): [Server:main] is no server section.
-    const miscased = ini.sectionNames.find((section) => /^server:/i.test(section));
+    const miscased = ini.sectionNames.find((section) => /^server:/i.test(section) && !section.startsWith('server:'));
     if (miscased !== undefined) {
       throw new ConfigFileError(`${ini.file} [${miscased}]: section names are case-sensitive; write [server:${miscased.slice('server:'.length)}]`);
     }

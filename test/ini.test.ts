@@ -159,6 +159,7 @@ describe('ini files', () => {
       expect(serverOptionsFromIni(appOnly, 'main', true)).to.deep.equal({});
       expectConfigError(() => serverOptionsFromIni(appOnly), '/x.ini has no [server:main] section: add one (with listen = HOST:PORT), or give --listen on the command line');
       expectConfigError(() => serverOptionsFromIni(appOnly, 'alt'), /^\/x\.ini has no \[server:alt\] or \[server:main\] section/);
+      expectConfigError(() => serverOptionsFromIni(parseIni('[server:other]\nport = 1\n', '/x.ini'), 'alt'), /^\/x\.ini has no \[server:alt\] or \[server:main\] section/);
     });
 
     it('get and set in a server section are refused, naming the key', () => {
