@@ -139,15 +139,17 @@ export class FileWrapper implements Iterable<Uint8Array> {
     }
   }
 
-  close(): void {
+  /** Close the file; what a file-like object's close() returns (a Promise, maybe) is the caller's to watch. */
+  close(): unknown {
     if (typeof this.file === 'number') {
       fs.closeSync(this.file);
     } else if (isFileHandle(this.file)) {
       // A FileHandle closes asynchronously; a failure here has nowhere useful to go.
       this.file.close().catch(() => undefined);
     } else {
-      this.file.close?.();
+      return this.file.close?.();
     }
+    return undefined;
   }
 }
 

@@ -173,10 +173,14 @@ export class Task {
       try {
         if (!this.channel.connected) throw new ClientDisconnected();
         if (this.channel.needsDrain()) {
-          this.channel.drained().then(() => this.#pumpSync(it, iterable));
+          // Resumed from a promise callback: nothing above catches there, so this does.
+          this.channel.drained().then(() => this.#pumpSync(it, iterable)).catch((err: unknown) => this.#fail(err, iterable));
           return;
         }
         step = it.next();
+        if (typeof step !== 'object' || step === null) {
+          throw new AppContractError(`the application's iterator returned ${String(step)} from next(), not a { value, done } object`);
+        }
       } catch (err) {
         // An iterator whose next() threw is finished; one we stop must be told (below).
         if (err instanceof ClientDisconnected) this.#stopIterator(it);
@@ -342,13 +346,18 @@ export class Task {
     this.#finishedHook(this, keepAlive);
   }
 
-  /** PEP 3333: close() on the iterable is always called; its own failure is only logged. */
+  /**
+   * PEP 3333: close() on the iterable is always called; its own failure is only logged,
+   * a later one too (an async close() that releases a pooled connection may reject).
+   */
   #close(iterable: AppIterable | undefined): void {
     if (iterable && typeof iterable.close === 'function') {
+      const failed = (err: unknown) => this.#settings.logger.error(`Exception while closing the application iterable for ${this.#path()}`, err);
       try {
-        iterable.close();
+        const result: unknown = iterable.close();
+        if (isPromiseLike(result)) result.then(undefined, failed);
       } catch (err) {
-        this.#settings.logger.error(`Exception while closing the application iterable for ${this.#path()}`, err);
+        failed(err);
       }
     }
   }

@@ -85,6 +85,15 @@ describe('FileWrapper', () => {
     expect(fileWrapper({ ...like, seekable: () => false }).seekable()).to.equal(false);
   });
 
+  it('close() hands back what a file-like object\'s close() returns, so a rejection reaches the task', async () => {
+    const failing = fileWrapper({ read: () => Buffer.alloc(0), close: async () => Promise.reject(new Error('late')) });
+    let caught: unknown;
+    await (failing.close() as Promise<unknown>).catch((err: unknown) => {
+      caught = err;
+    });
+    expect(String(caught)).to.contain('late');
+  });
+
   it('a read-only object is not seekable, iterates until an empty read, and close() reaches it', () => {
     let left = ['ab', 'c'];
     let closed = false;

@@ -190,6 +190,54 @@ describe('application errors', () => {
   });
 });
 
+describe('app mistakes that surface later cost one response, never the process', () => {
+  it('an async close() that rejects is logged; the response stands and the server keeps serving', async () => {
+    const app: App = (_environ, startResponse) => {
+      startResponse('200 OK', [['Content-Length', '2']]);
+      return Object.assign([Buffer.from('ok')], { close: async () => Promise.reject(new Error('pool release failed')) });
+    };
+    const srv = await startServer(app);
+    try {
+      const ex = await send(srv.port, get('/release') + get('/again'), { responses: 2 });
+      expect(ex.responses.map((r) => r.body.toString())).to.deep.equal(['ok', 'ok']);
+      await new Promise((resolve) => setImmediate(resolve));
+      const logged = srv.logger.records.filter((r) => r.message === 'Exception while closing the application iterable for /release');
+      expect(String(logged[0]?.args[1])).to.contain('pool release failed');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('an iterator whose next() returns undefined, met after waiting for a slow reader: the connection closes, logged', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 0x78);
+    const app: App = (environ, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'application/octet-stream']]);
+      if (environ.PATH_INFO !== '/slow') return [chunk];
+      let left = Number(environ.QUERY_STRING);
+      // Hand-written, and wrong at the end: no { done: true }.
+      return { [Symbol.iterator]: () => ({ next: () => (left-- > 0 ? { value: chunk, done: false } : undefined) as never }) };
+    };
+    const srv = await startServer(app, { outbufHighWatermark: 64 * 1024 });
+    try {
+      const socket = net.connect(srv.port, '127.0.0.1');
+      socket.pause(); // a reader slower than the app: the app waits for the socket to drain
+      socket.write(get('/slow?64'));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      let received = 0;
+      socket.on('data', (data: Buffer) => (received += data.length));
+      socket.resume();
+      await new Promise((resolve) => socket.once('close', resolve));
+      expect(received).to.be.greaterThan(64 * chunk.length);
+      const logged = srv.logger.records.find((r) => r.message === 'Exception while serving /slow?64');
+      expect(String(logged?.args[1])).to.contain('returned undefined from next(), not a { value, done } object');
+      const ok = await send(srv.port, get('/fast?1'), { responses: 1 });
+      expect(ok.responses[0]!.status).to.equal(200);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('lazy start_response', () => {
   it('an empty chunk before start_response is skipped, not an error (Waitress 5.10)', async () => {
     const app: App = (_environ, startResponse) => (function* () {
