@@ -21,6 +21,7 @@ export {
   ClientDisconnected,
   InputClosedError,
   ListenError,
+  ServerClosedError,
   AppResolutionError,
   ConfigFileError,
 } from './errors.js';

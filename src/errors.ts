@@ -122,6 +122,13 @@ export class ListenError extends GarconError {
   }
 }
 
+/** listen() on a server that close() was called on: a closed server is done; create another. */
+export class ServerClosedError extends GarconError {
+  constructor() {
+    super('GARCON_ERR_SERVER_CLOSED', 'This server was closed: it cannot listen again (create a new one with createServer)');
+  }
+}
+
 /** garcon-serve could not find or load the application. */
 export class AppResolutionError extends GarconError {
   /** `cause`: what the app's module threw while loading, if that is why. */

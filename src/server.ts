@@ -10,7 +10,7 @@ import { formatServingUrl, makeAdjustments, resolveListen, type Adjustments, typ
 import { Channel, type ChannelHost, type ListenerInfo } from './channel.js';
 import { CLOCK_RESOLUTION_MS, monotonicMs } from './clock.js';
 import { buildEnviron, type EnvironSettings } from './environ.js';
-import { HttpError, InvalidOptionError, ListenError } from './errors.js';
+import { HttpError, InvalidOptionError, ListenError, ServerClosedError } from './errors.js';
 import { RequestParser, type ParserLimits } from './parser.js';
 import { buildPipeline, type Pipeline } from './pipeline.js';
 import type { ParsedRequest } from './request.js';
@@ -198,6 +198,9 @@ export class GarconServer implements ChannelHost {
 
   /** Bind every listener. Rejects (and closes what was bound) if any fails. */
   async listen(): Promise<this> {
+    // close() is final: a second close() would return the first one's settled promise
+    // and leave what a later listen() bound open.
+    if (this.#closing !== null) throw new ServerClosedError();
     if (this.#listeners.length > 0) return this;
     const adj = this.adjustments;
     try {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import * as sinon from 'sinon';
 import { app as echo } from '../../fixtures/echo.js';
-import { InvalidOptionError, ListenError } from '../../src/errors.js';
+import { InvalidOptionError, ListenError, ServerClosedError } from '../../src/errors.js';
 import { createServer, serve } from '../../src/server.js';
 import { get, recordingLogger, send } from '../helpers/http.js';
 
@@ -183,6 +183,18 @@ describe('listeners', () => {
       expect(String(error)).to.contain('is not a socket');
       expect(fs.readFileSync(sock, 'utf8')).to.equal('precious');
     });
+  });
+
+  it('a closed server cannot listen again, and leaves nothing bound', async () => {
+    const server = createServer(echo, { listen: '127.0.0.1:0', logger: recordingLogger() });
+    await server.listen();
+    await server.close();
+    let error: unknown;
+    await server.listen().catch((err: unknown) => {
+      error = err;
+    });
+    expect(error).to.be.instanceOf(ServerClosedError).with.property('code', 'GARCON_ERR_SERVER_CLOSED');
+    expect(server.addresses).to.deep.equal([]);
   });
 
   it('a descriptor that cannot listen is a ListenError naming it', async () => {
