@@ -84,6 +84,8 @@ export interface Environ {
   'wsgi.run_once': boolean;
   'wsgi.file_wrapper': (file: FileLike | number | import('node:fs/promises').FileHandle, blockSize?: number) => AppIterable;
   'garcon.client_disconnected': () => boolean;
+  /** Request header fields (PEP 3333: native strings), absent when not sent. */
+  [key: `HTTP_${string}`]: string | undefined;
   [key: string]: unknown;
 }
 

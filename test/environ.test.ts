@@ -50,6 +50,14 @@ describe('buildEnviron', () => {
     expect(stderr.args.map(([text]) => text)).to.deep.equal(['a\n', 'b']);
   });
 
+  it('request header keys are strings to TypeScript (PEP 3333 native strings), absent ones undefined', () => {
+    const env = buildEnviron(request(), conn, settings);
+    // Compiles only while HTTP_* keys are typed string | undefined, not unknown.
+    const host: string | undefined = env.HTTP_HOST;
+    const agent: string | undefined = env.HTTP_USER_AGENT;
+    expect([host, agent]).to.deep.equal(['example.com', undefined]);
+  });
+
   it('keys are own enumerable properties (contract decision 2)', () => {
     const keys = Object.keys(buildEnviron(request(), conn, settings));
     expect(keys).to.include.members(['HTTP_HOST', 'CONTENT_TYPE', 'CONTENT_LENGTH', 'wsgi.input']);
