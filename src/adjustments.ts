@@ -83,6 +83,7 @@ export type OptionKind =
   | 'bool'
   | 'string'
   | 'nullable-string'
+  | 'trust-list'
   | 'list'
   | 'set'
   | 'octal'
@@ -121,7 +122,7 @@ export interface ServeOptions {
   ipv6?: boolean | string;
   serverName?: string;
   threads?: number | string;
-  trustedProxy?: string | null;
+  trustedProxy?: string | readonly string[] | null;
   trustedProxyCount?: number | string;
   trustedProxyHeaders?: string | readonly string[] | ReadonlySet<string>;
   logUntrustedProxyHeaders?: boolean | string;
@@ -198,7 +199,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('ipv6', 'bool', true, 'Use IPv6 addresses when resolving "listen" entries.'),
   row('serverName', 'string', 'localhost', 'Value of SERVER_NAME unless proxy headers change it (garcon default; Waitress uses "waitress.invalid").'),
   row('threads', 'int', 4, 'Most requests running inside the app at once in one process; the rest wait in a queue.', SIZE),
-  row('trustedProxy', 'nullable-string', null, 'Peers allowed to send proxy headers: addresses, CIDR ranges, loopback/linklocal/uniquelocal, unix, or "*" (comma separated).'),
+  row('trustedProxy', 'trust-list', null, 'Peers allowed to send proxy headers: addresses, CIDR ranges, loopback/linklocal/uniquelocal, unix, or "*" (comma separated).'),
   row('trustedProxyCount', 'int', 1, 'How many proxies in front of garcon may add to multi-valued proxy headers.', SIZE),
   row('trustedProxyHeaders', 'set', [], 'Proxy headers to trust: x-forwarded-for, x-forwarded-host, x-forwarded-proto, x-forwarded-port, x-forwarded-by, or forwarded.'),
   row('logUntrustedProxyHeaders', 'bool', false, 'Log a warning when untrusted proxy headers are removed.'),
@@ -329,6 +330,13 @@ function castNullableString(spec: OptionSpec, value: unknown): string | null {
   return castString(spec, value) || null;
 }
 
+/** trustedProxy: a comma-separated string (kept as given) or a list of entries (joined with commas); none is null. */
+function castTrustList(spec: OptionSpec, value: unknown): string | null {
+  if (!Array.isArray(value)) return castNullableString(spec, value);
+  if (value.some((entry) => typeof entry !== 'string')) throw invalid(spec, value, 'is not a string or a list of strings');
+  return value.join(',') || null;
+}
+
 /** Words of a string or of each string in a list, split on whitespace (and on commas when asked). */
 function words(spec: OptionSpec, value: unknown, commas: boolean): string[] {
   const parts = typeof value === 'string' ? [value] : isIterable(value) ? [...value] : null;
@@ -437,6 +445,8 @@ export function castOption(spec: OptionSpec, value: unknown): unknown {
       return castString(spec, value);
     case 'nullable-string':
       return castNullableString(spec, value);
+    case 'trust-list':
+      return castTrustList(spec, value);
     case 'list':
       return words(spec, value, false);
     case 'set':

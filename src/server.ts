@@ -95,7 +95,7 @@ export class GarconServer implements ChannelHost {
   #closing: Promise<void> | null = null;
   #closed: (() => void) | null = null;
 
-  constructor(app: App, options: ServeOptions | Record<string, unknown> = {}) {
+  constructor(app: App, options: ServeOptions = {}) {
     if (typeof app !== 'function') {
       throw new InvalidOptionError('app', `The application must be a function (environ, startResponse), got ${app === null ? 'null' : typeof app}`);
     }
@@ -449,7 +449,7 @@ export class GarconServer implements ChannelHost {
 }
 
 /** Create a server (options validated now, nothing bound until listen()). */
-export function createServer(app: App, options: ServeOptions | Record<string, unknown> = {}): GarconServer {
+export function createServer(app: App, options: ServeOptions = {}): GarconServer {
   return new GarconServer(app, options);
 }
 
@@ -459,7 +459,7 @@ export function createServer(app: App, options: ServeOptions | Record<string, un
  * const server = await serve(app, { listen: '127.0.0.1:8080' });
  * await server.close();
  */
-export async function serve(app: App, options: ServeOptions | Record<string, unknown> = {}): Promise<GarconServer> {
+export async function serve(app: App, options: ServeOptions = {}): Promise<GarconServer> {
   const server = new GarconServer(app, options);
   try {
     await server.listen();

@@ -252,6 +252,13 @@ describe('adjustments', () => {
 
     it('turn an empty trustedProxy into null (an empty unixSocket is refused: see listening)', () => {
       expect(adjust({ trustedProxy: '' }).trustedProxy).to.equal(null);
+      expect(adjust({ trustedProxy: [] }).trustedProxy).to.equal(null);
+    });
+
+    it('take trustedProxy as a list too (contract decision 7: natural types)', () => {
+      expect(adjust({ trustedProxy: ['127.0.0.1', '10.0.0.0/8'] }).trustedProxy).to.equal('127.0.0.1,10.0.0.0/8');
+      expectInvalid({ trustedProxy: ['10.0.0.300'] }, 'trustedProxy', /10\.0\.0\.300/);
+      expectInvalid({ trustedProxy: [1] }, 'trustedProxy', /is not a string or a list of strings/);
     });
   });
 
