@@ -127,6 +127,8 @@ const FLUSH_SCHEDULED = 128;
 const RECEIVING = 256;
 /** The next queued request waits for the client to read the responses before it (outbufHighWatermark). */
 const AWAITING_DRAIN = 512;
+/** Closed with client bytes unread: reading (and dropping) them until LINGER_MS, whatever else holds reading. */
+const LINGERING = 1024;
 
 export class Channel implements TaskChannel, ConnectionInfo {
   readonly socket: net.Socket;
@@ -464,7 +466,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
 
   /** Stop reading while requests wait beyond the lookahead or responses are backed up. */
   #updateReading(): void {
-    if (!this.#is(CONNECTED)) return;
+    if (!this.#is(CONNECTED) || this.#is(LINGERING)) return;
     const waiting = (this.#queue === null ? 0 : this.#queue.length) + (this.#is(RUNNING) ? 1 : 0);
     const hold = this.#is(CLOSE_WHEN_DONE) || waiting > this.#host.lookahead || this.socket.writableNeedDrain;
     if (hold) {
@@ -547,6 +549,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
     socket.end();
     socket.off('data', onData);
     socket.on('data', discard);
+    this.#flags |= LINGERING;
     socket.resume();
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   }

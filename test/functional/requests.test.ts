@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import { app as echo } from '../../fixtures/echo.js';
 import type { App, Environ } from '../../src/types.js';
@@ -188,6 +189,25 @@ describe('size limits', () => {
     const ex = await send(srv.port, `POST / HTTP/1.1\r\n${H}Content-Length: 1000\r\n\r\n`);
     expect(ex.responses[0]!.statusLine).to.equal('HTTP/1.1 413 Request Entity Too Large');
     expect(ex.responses[0]!.body.toString()).to.contain('exceeds max_body of 1000');
+    expect(seen).to.deep.equal([]);
+  });
+
+  it('413 while the client still sends its body: the rest is read and dropped, then a clean FIN, not a reset (Q17)', async () => {
+    // A proxy (Apache) sends the whole body before it reads the answer: the server must keep reading.
+    const socket = net.connect(srv.port, '127.0.0.1');
+    let response = '';
+    let error: unknown = null;
+    socket.on('data', (data: Buffer) => (response += data.toString('latin1')));
+    socket.on('error', (err) => (error = err));
+    const ended = new Promise((resolve) => socket.once('end', resolve));
+    const body = Buffer.alloc(5 * 1024 * 1024, 0x78);
+    socket.write(`POST /upload HTTP/1.1\r\n${H}Content-Length: ${body.length}\r\n\r\n`);
+    // All 5 MiB go through only if the server reads them: kernel buffers hold far less.
+    await new Promise<void>((resolve) => socket.write(body, () => resolve()));
+    socket.end();
+    await ended;
+    expect(error).to.equal(null);
+    expect(response).to.match(/^HTTP\/1\.1 413 Request Entity Too Large\r\n/);
     expect(seen).to.deep.equal([]);
   });
 
