@@ -15,6 +15,8 @@ export interface ChannelHost {
   readonly lookahead: number;
   readonly highWatermark: number;
   readonly closing: boolean;
+  /** Connections wait for a slot (connectionLimit): responses close theirs, so the slots turn over. */
+  readonly connectionsWaiting: boolean;
   newParser(): RequestParser;
   /** Run `request` when a task slot is free; the host calls taskDone() once its response is written. */
   dispatch(channel: Channel, request: ParsedRequest): void;
@@ -129,6 +131,8 @@ const RECEIVING = 256;
 const AWAITING_DRAIN = 512;
 /** Closed with client bytes unread: reading (and dropping) them until LINGER_MS, whatever else holds reading. */
 const LINGERING = 1024;
+/** At least one response went out: the connection is being kept alive between requests. */
+const KEPT_ALIVE = 2048;
 
 export class Channel implements TaskChannel, ConnectionInfo {
   readonly socket: net.Socket;
@@ -209,7 +213,17 @@ export class Channel implements TaskChannel, ConnectionInfo {
   }
 
   get closeRequested(): boolean {
-    return this.#is(SHUTTING_DOWN);
+    return this.#is(SHUTTING_DOWN) || this.#host.connectionsWaiting;
+  }
+
+  /**
+   * Kept alive after a response with nothing to do: no request running, queued or
+   * arriving, nothing left to send. (A new connection that has sent nothing yet is
+   * not idle: its first request may be on its way.)
+   */
+  get idle(): boolean {
+    return this.#is(KEPT_ALIVE) && !this.busy && this.#parser === null && !this.#is(CLOSE_WHEN_DONE) &&
+      this.#pending === null && this.socket.writableLength === 0;
   }
 
   /** A request is running or waiting (such channels are never timed out). */
@@ -446,6 +460,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
       this.close();
       return;
     }
+    this.#flags |= KEPT_ALIVE;
     if (this.#is(PUMPING)) return; // the #runNext loop goes on, and its caller updates reading
     this.#runNext();
     if (!this.busy) this.#restartArrivalClocks();

@@ -301,6 +301,7 @@ export class GarconServer implements ChannelHost {
       socket.destroy();
       return;
     }
+    this.#closeLongestIdle();
     socket.pause();
     socket.on('error', () => undefined);
     // A client that connects and closes without a byte (a health check, a port scan) ends
@@ -333,6 +334,24 @@ export class GarconServer implements ChannelHost {
       );
     }
     return Math.max(0, Math.min(backlog, spare));
+  }
+
+  /**
+   * Idle keep-alive connections (a proxy's pool holds dozens) must not keep a waiting
+   * client out for good: the one idle longest, the least likely to be reused this
+   * moment, is closed to make room.
+   */
+  #closeLongestIdle(): void {
+    let longest: Channel | null = null;
+    for (const channel of this.#channels) {
+      if (channel.idle && (longest === null || channel.lastActivity < longest.lastActivity)) longest = channel;
+    }
+    longest?.close();
+  }
+
+  /** ChannelHost: connections wait for a slot. */
+  get connectionsWaiting(): boolean {
+    return this.#parked.length > 0;
   }
 
   #admitParked(): void {

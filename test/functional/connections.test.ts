@@ -53,6 +53,45 @@ describe('connections', () => {
     }
   });
 
+  it('past connectionLimit, the kept-alive connection idle longest is closed to make room (a proxy\'s pool cannot starve others)', async () => {
+    const srv = await startServer(echo, { connectionLimit: 2 });
+    try {
+      const request = async (socket: net.Socket, path: string) => {
+        const answer = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+        socket.write(get(path));
+        return parseResponses(await answer).responses[0]!;
+      };
+      const a = await connect(srv.port);
+      const b = await connect(srv.port);
+      expect((await request(a, '/a')).status).to.equal(200);
+      await wait(20);
+      expect((await request(b, '/b')).status).to.equal(200);
+      const aEnded = new Promise((resolve) => a.once('end', resolve));
+      const c = await connect(srv.port);
+      const third = await request(c, '/c');
+      expect(third.status).to.equal(200);
+      await aEnded; // a, idle longest, got a FIN; b is still open
+      expect(b.destroyed).to.equal(false);
+      for (const s of [b, c]) s.destroy();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('while connections wait for a slot, responses say Connection: close, so the slots turn over', async () => {
+    const srv = await startServer(sleepy, { connectionLimit: 1 });
+    try {
+      const first = send(srv.port, get('/first?ms=300'), { responses: 1 });
+      await wait(50);
+      const second = send(srv.port, get('/second?ms=1'), { responses: 1 });
+      const ex = await first;
+      expect(ex.responses[0]!.headers.connection).to.equal('close');
+      expect((await second).responses[0]!.body.toString()).to.equal('slept /second');
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('closes a connection idle for channelTimeout, without a response', async () => {
     const srv = await startServer(echo, { channelTimeout: 0.3, cleanupInterval: 0.1 });
     try {
