@@ -411,8 +411,10 @@ export class Channel implements TaskChannel, ConnectionInfo {
         }
         const request = this.#nextRequest();
         if (request === undefined) {
-          if (this.#is(READ_ENDED) || this.#is(CLOSE_WHEN_DONE) || this.#host.closing) this.close();
-          else if (this.#parser?.headersFinished && this.#parser.request.expectContinue) this.#maybeSendContinue();
+          // Shutting down, a request whose head is in may finish arriving (see shutdown()).
+          const arriving = this.#parser !== null && this.#parser.headersFinished;
+          if (this.#is(READ_ENDED) || this.#is(CLOSE_WHEN_DONE) || (this.#host.closing && !arriving)) this.close();
+          else if (arriving && this.#parser!.request.expectContinue) this.#maybeSendContinue();
           return;
         }
         this.#flags |= RUNNING;
@@ -575,12 +577,17 @@ export class Channel implements TaskChannel, ConnectionInfo {
     this.socket.destroy();
   }
 
-  /** The server is shutting down: close now unless a request is running or waiting, else after its response. */
+  /**
+   * The server is shutting down: a request running or waiting is answered, then the
+   * connection closes. So is one whose head is in and whose body is still arriving:
+   * a proxy streaming an upload would turn a reset into a 502, and never retries a
+   * POST (shutdownTimeout still bounds the wait). A head still arriving is dropped,
+   * as an idle connection is: a proxy sends a head at once, a slow client need not.
+   */
   shutdown(): void {
     this.#flags |= SHUTTING_DOWN;
-    // A request still arriving is dropped like an idle connection's: waiting for it could take until shutdownTimeout.
-    if (!this.busy) this.close();
-    else this.#flags |= CLOSE_WHEN_DONE;
+    if (this.busy) this.#flags |= CLOSE_WHEN_DONE;
+    else if (this.#parser === null || !this.#parser.headersFinished) this.close();
   }
 
   /** The socket's 'close' event. */

@@ -243,7 +243,25 @@ describe('connections', () => {
     }
   });
 
-  it('close() does not wait for a request that is still arriving', async () => {
+  it('close() lets an upload whose head is in finish arriving, answers it with Connection: close, then resolves', async () => {
+    const srv = await startServer(echo, { shutdownTimeout: 30 });
+    const upload = await connect(srv.port);
+    let answer = '';
+    upload.on('data', (data: Buffer) => (answer += data.toString('latin1')));
+    upload.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234`);
+    await wait(50);
+    const closing = srv.server.close();
+    await wait(100);
+    upload.write('56789');
+    await closing;
+    await closed(upload);
+    const res = parseResponses(Buffer.from(answer, 'latin1')).responses[0]!;
+    expect(res.status).to.equal(200);
+    expect(res.headers.connection).to.equal('close');
+    expect(JSON.parse(res.body.toString()).CONTENT_LENGTH).to.equal('10');
+  });
+
+  it('close() does not wait for a request head that is still arriving', async () => {
     const srv = await startServer(echo, { shutdownTimeout: 30 });
     const partial = await connect(srv.port);
     partial.write('GET / HTTP/1.1\r\nHost: x\r\nX-Half: ');
