@@ -581,13 +581,20 @@ export class Channel implements TaskChannel, ConnectionInfo {
    * The server is shutting down: a request running or waiting is answered, then the
    * connection closes. So is one whose head is in and whose body is still arriving:
    * a proxy streaming an upload would turn a reset into a 502, and never retries a
-   * POST (shutdownTimeout still bounds the wait). A head still arriving is dropped,
-   * as an idle connection is: a proxy sends a head at once, a slow client need not.
+   * POST (shutdownTimeout still bounds the wait). A head still arriving is dropped:
+   * a proxy sends a head at once, a slow client need not.
    */
   shutdown(): void {
     this.#flags |= SHUTTING_DOWN;
     if (this.busy) this.#flags |= CLOSE_WHEN_DONE;
-    else if (this.#parser === null || !this.#parser.headersFinished) this.close();
+    else if (this.#parser !== null && !this.#parser.headersFinished) this.close();
+    // Idle: left open for the server's grace (closeIfIdle): a request a proxy sends on it
+    // meanwhile is answered (Connection: close) instead of meeting a reset.
+  }
+
+  /** The end of the shutdown grace: a connection with no request in it closes now. */
+  closeIfIdle(): void {
+    if (!this.busy && (this.#parser === null || !this.#parser.headersFinished)) this.close();
   }
 
   /** The socket's 'close' event. */

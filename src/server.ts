@@ -60,6 +60,11 @@ const UNIX_PATH_MAX = process.platform === 'linux' ? 107 : 103;
 
 /** Descriptors kept free for listeners, temp files of request bodies, the app's own files. */
 const DESCRIPTOR_RESERVE = 32;
+/**
+ * How long close() leaves idle keep-alive connections open (at most shutdownTimeout):
+ * long enough for a request a proxy already sent on one to arrive and be answered.
+ */
+const IDLE_CLOSE_GRACE_MS = 1000;
 
 /** The soft limit on open files (Linux /proc), or null where it cannot be read. */
 function openFileLimit(): number | null {
@@ -443,6 +448,12 @@ export class GarconServer implements ChannelHost {
       for (const { socket } of this.#parked.splice(0)) socket.destroy();
       for (const channel of this.#channels) channel.shutdown();
       if (this.#channels.size === 0) this.#closed!();
+      // Idle keep-alive connections stay open a moment: a proxy may be sending a request on
+      // one right now, and would meet a reset (a 502 for a POST, which it never retries).
+      const grace = setTimeout(() => {
+        for (const channel of this.#channels) channel.closeIfIdle();
+      }, Math.min(IDLE_CLOSE_GRACE_MS, this.adjustments.shutdownTimeout * 1000));
+      grace.unref();
       const cutoff = setTimeout(() => {
         // Waitress warns when threads are still running at the end: say what is being cut.
         this.logger.warn(`shutdownTimeout (${this.adjustments.shutdownTimeout} s) reached: closing ${this.#channels.size} connection(s) with requests still in flight`);
@@ -450,6 +461,7 @@ export class GarconServer implements ChannelHost {
       }, this.adjustments.shutdownTimeout * 1000);
       cutoff.unref();
       await Promise.all([allClosed, listenersClosed]);
+      clearTimeout(grace);
       clearTimeout(cutoff);
       this.#accessLog?.close();
     })();

@@ -243,6 +243,25 @@ describe('connections', () => {
     }
   });
 
+  it('close() answers a request sent on an idle keep-alive connection just after it began (Connection: close), not a reset', async () => {
+    const srv = await startServer(echo);
+    const pooled = await connect(srv.port);
+    let answer = '';
+    pooled.on('data', (data: Buffer) => (answer += data.toString('latin1')));
+    pooled.write(get('/first'));
+    await wait(50);
+    const closing = srv.server.close();
+    // A proxy picks this connection from its pool as the server starts to stop.
+    pooled.write(`POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok`);
+    await closing;
+    await closed(pooled);
+    const [first, second] = parseResponses(Buffer.from(answer, 'latin1')).responses;
+    expect(first!.status).to.equal(200);
+    expect(second!.status).to.equal(200);
+    expect(second!.headers.connection).to.equal('close');
+    expect(JSON.parse(second!.body.toString()).PATH_INFO).to.equal('/second');
+  });
+
   it('close() lets an upload whose head is in finish arriving, answers it with Connection: close, then resolves', async () => {
     const srv = await startServer(echo, { shutdownTimeout: 30 });
     const upload = await connect(srv.port);
