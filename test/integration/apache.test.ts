@@ -73,8 +73,16 @@ describe('Apache httpd in front of garcon (apache/garcon.conf)', function () {
       SERVER_NAME: PUBLIC_HOST,
       SERVER_PORT: String(port),
       HTTP_HOST: `${PUBLIC_HOST}:${port}`,
-      HTTP_X_FORWARDED_HOST: `${PUBLIC_HOST}:${port}`,
+      HTTP_X_FORWARDED_HOST: PUBLIC_HOST, // the port travels in X-Forwarded-Port
     });
+  });
+
+  it('does not let the port in a client\'s Host choose SERVER_PORT, and reports the real port when the Host has none', async () => {
+    const { port } = proxy!;
+    for (const host of [`${PUBLIC_HOST}:1`, PUBLIC_HOST]) {
+      const environ = environOf(await request({ port, path: '/', host }));
+      expect(environ, host).to.include({ SERVER_NAME: PUBLIC_HOST, SERVER_PORT: String(port), HTTP_HOST: `${PUBLIC_HOST}:${port}` });
+    }
   });
 
   it('refuses a request for another host in its default vhost (403), so no forged Host reaches the app', async () => {
