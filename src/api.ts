@@ -11,6 +11,7 @@ export {
   BadRequest,
   RequestEntityTooLarge,
   RequestHeaderFieldsTooLarge,
+  UriTooLong,
   InternalServerError,
   NotImplemented,
   ServiceUnavailable,

@@ -48,6 +48,13 @@ export class RequestHeaderFieldsTooLarge extends HttpError {
   }
 }
 
+/** The request line alone is over maxRequestHeaderSize: its target is longer than the server parses (RFC 9112 section 3). */
+export class UriTooLong extends HttpError {
+  constructor(detail: string) {
+    super(414, 'URI Too Long', 'GARCON_ERR_URI_TOO_LONG', detail);
+  }
+}
+
 export class InternalServerError extends HttpError {
   constructor(detail: string) {
     super(500, 'Internal Server Error', 'GARCON_ERR_INTERNAL', detail);

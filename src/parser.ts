@@ -20,6 +20,7 @@ import {
   ServiceUnavailable,
   RequestEntityTooLarge,
   RequestHeaderFieldsTooLarge,
+  UriTooLong,
   type HttpError,
 } from './errors.js';
 import { FieldFlag, SP, TCHAR, bytesHold, fieldNameAt, isFieldValueByte, isOws, listElements, nameHashStep, ownCopy, type FieldName } from './header-names.js';
@@ -230,7 +231,7 @@ export class RequestParser {
       this.#headSize += data.length - start;
       const tail = this.#headTail;
       if (this.#headSize >= limit) {
-        this.#fail(new RequestHeaderFieldsTooLarge(`exceeds max_header of ${limit}`));
+        this.#fail(this.#headTooLarge(data, start, data.length));
       } else if (hasBareLineBreak(data, start, tail.length === 0 ? -1 : tail[tail.length - 1]!)) {
         this.#fail(new BadRequest(BARE_CR_OR_LF));
       } else {
@@ -240,7 +241,7 @@ export class RequestParser {
     }
     this.#headSize += end - start;
     if (this.#headSize >= limit) {
-      this.#fail(new RequestHeaderFieldsTooLarge(`exceeds max_header of ${limit}`));
+      this.#fail(this.#headTooLarge(data, start, end));
       return end;
     }
     try {
@@ -263,6 +264,34 @@ export class RequestParser {
       this.#fail(caught.error);
     }
     return end;
+  }
+
+  /**
+   * The refusal of a head over maxRequestHeaderSize, its bytes so far the kept chunks
+   * and `data[start, end)`: 414 when the request line has not even ended (RFC 9112
+   * section 3 requires it for a target too long to parse), else 431. The line is not
+   * parsed, but a HEAD request is noted, so that the page is sent without a body.
+   */
+  #headTooLarge(data: Buffer, start: number, end: number): HttpError {
+    const chunks = this.#headChunks ?? [];
+    const first = chunks.length > 0 ? chunks[0]! : data.subarray(start, end);
+    if (first.length >= 5 && first.toString('latin1', 0, 5) === 'HEAD ') this.request.method = 'HEAD';
+    const limit = this.#limits.maxRequestHeaderSize;
+    return this.#requestLineLength(data, start, end) < limit
+      ? new RequestHeaderFieldsTooLarge(`exceeds max_header of ${limit}`)
+      : new UriTooLong(`the request line exceeds max_header of ${limit}`);
+  }
+
+  /** Bytes before the request line's LF in the head so far (all of them when it has not ended). */
+  #requestLineLength(data: Buffer, start: number, end: number): number {
+    let offset = 0;
+    for (const chunk of this.#headChunks ?? []) {
+      const at = chunk.indexOf(LF);
+      if (at !== -1) return offset + at;
+      offset += chunk.length;
+    }
+    const at = data.indexOf(LF, start);
+    return at !== -1 && at < end ? offset + at - start : offset + end - start;
   }
 
   /**
@@ -322,7 +351,9 @@ export class RequestParser {
    */
   #parseHead(head: string, bytes: Buffer, base: number): void {
     // Line structure and header fields are checked before the request line is
-    // cracked (Waitress's order), so those errors leave request.version at 1.0.
+    // cracked (Waitress's order), so those errors leave request.version at 1.0;
+    // a HEAD request is noted first, so that their page is sent without a body.
+    if (head.startsWith('HEAD ')) this.request.method = 'HEAD';
     const requestLineEnd = lineEnd(head, 0);
     this.#parseFieldLines(head, bytes, base, requestLineEnd + 2, head.length - 2);
     this.#parseRequestLine(head, bytes, base, requestLineEnd);

@@ -126,13 +126,31 @@ describe('rejected input on the wire', () => {
     });
   }
 
-  it('a refused HEAD request gets the error head, with the page\'s Content-Length, and no body', async () => {
-    const ex = await send(srv.port, `HEAD / HTTP/1.1\r\n${H}Content-Length: x\r\n\r\n`);
-    const raw = ex.raw.toString('latin1');
-    expect(raw).to.match(/^HTTP\/1\.1 400 Bad Request\r\n/);
-    expect(raw).to.match(/\r\nContent-Length: [1-9]\d*\r\n/);
-    expect(raw.indexOf('\r\n\r\n') + 4, 'bytes after the head').to.equal(raw.length);
-    expect(ex.closed).to.equal(true);
+  for (const [what, bytes, status] of [
+    ['a bad Content-Length', `HEAD / HTTP/1.1\r\n${H}Content-Length: x\r\n\r\n`, '1.1 400'],
+    // Field lines are checked before the request line (Waitress's order): HEAD is noted first.
+    ['a malformed header line', `HEAD / HTTP/1.1\r\n${H}Bad Header: x\r\n\r\n`, '1.0 400'],
+    ['a head over maxRequestHeaderSize', `HEAD / HTTP/1.1\r\n${H}X: ${'a'.repeat(300 * 1024)}\r\n\r\n`, '1.0 431'],
+  ]) {
+    it(`a HEAD request refused for ${what} gets the error head, with the page's Content-Length, and no body`, async () => {
+      const ex = await send(srv.port, bytes!);
+      const raw = ex.raw.toString('latin1');
+      expect(raw.startsWith(`HTTP/${status} `), raw.slice(0, 20)).to.equal(true);
+      expect(raw).to.match(/\r\nContent-Length: [1-9]\d*\r\n/);
+      expect(raw.indexOf('\r\n\r\n') + 4, 'bytes after the head').to.equal(raw.length);
+      expect(ex.closed).to.equal(true);
+      const ok = await send(srv.port, get('/still-serving'), { responses: 1 });
+      expect(ok.responses[0]!.status).to.equal(200);
+    });
+  }
+
+  it('a request line longer than maxRequestHeaderSize gets 414 URI Too Long (RFC 9112 section 3), and the server keeps serving', async () => {
+    for (const bytes of [`GET /${'a'.repeat(300 * 1024)} HTTP/1.1\r\n${H}\r\n`, `GET /${'a'.repeat(300 * 1024)}`]) {
+      const ex = await send(srv.port, bytes);
+      expect(ex.responses[0]!.statusLine).to.equal('HTTP/1.0 414 URI Too Long');
+      expect(ex.responses[0]!.body.toString()).to.contain('the request line exceeds max_header of 262144');
+      expect(ex.closed).to.equal(true);
+    }
     const ok = await send(srv.port, get('/still-serving'), { responses: 1 });
     expect(ok.responses[0]!.status).to.equal(200);
   });
