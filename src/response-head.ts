@@ -155,9 +155,9 @@ export function withoutContentLength(head: AppHead): AppHead {
   return { ...head, fields, lines, contentLength: null };
 }
 
-/** 204 and 304 responses never have a body (RFC 9110 sections 15.3.5, 15.4.5); apps cannot give a 1xx. */
+/** 204, 205 and 304 responses never have a body (RFC 9110 sections 15.3.5, 15.3.6, 15.4.5); apps cannot give a 1xx. */
 export function statusAllowsBody(code: number): boolean {
-  return code !== 204 && code !== 304;
+  return code !== 204 && code !== 205 && code !== 304;
 }
 
 /** What the server adds to the app's headers. */
@@ -212,10 +212,12 @@ export function serializeHead(app: AppHead, framing: Framing): string {
   else if (framing.connection === 'keep-alive') head += 'Connection: keep-alive\r\n';
   if (!app.hasDate && !app.hasServer) return head + dateServerTail(framing.date, framing.ident);
   if (!app.hasDate) head += `Date: ${framing.date}\r\n`;
+  // The app's own Server is kept, and garcon named in Via, as a proxy would (RFC 9110
+  // section 7.6.3: the protocol version it got, then its name); with no ident, in neither.
   if (!app.hasServer) {
     if (framing.ident) head += `Server: ${framing.ident}\r\n`;
-  } else {
-    head += `Via: ${framing.ident || 'garcon'}\r\n`;
+  } else if (framing.ident) {
+    head += `Via: ${framing.version} ${framing.ident}\r\n`;
   }
   return head + '\r\n';
 }

@@ -271,10 +271,15 @@ export class Task {
   #sendHead(knownLength: number | null): void {
     const request = this.request;
     const isHead = request.method === 'HEAD';
-    const bodyAllowed = statusAllowsBody(this.#head!.code);
-    // 204 and 304 have no body, so the app's Content-Length is left out of their head.
+    const code = this.#head!.code;
+    const bodyAllowed = statusAllowsBody(code);
+    // 204, 205 and 304 have no body, so the app's Content-Length is left out of their head;
+    // a 205 says so with Content-Length: 0, as 204 and 304 need not (RFC 9110 section 15.3.6).
     const head = bodyAllowed ? this.#head! : withoutContentLength(this.#head!);
-    const length = bodyAllowed ? head.contentLength ?? knownLength : null;
+    // An empty body for HEAD is the app leaving it out (frameworks do), not the length a GET
+    // would have: better no Content-Length than a false one (RFC 9110 section 9.3.2).
+    const serverLength = isHead && knownLength === 0 ? null : knownLength;
+    const length = bodyAllowed ? head.contentLength ?? serverLength : code === 205 ? 0 : null;
     const v11 = request.version === '1.1';
     // HTTP/1.1 frames an unknown length with chunks; HTTP/1.0 can only close (RFC 9112 section 6.3).
     const chunked = v11 && bodyAllowed && !isHead && length === null;

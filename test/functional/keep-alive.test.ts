@@ -7,12 +7,17 @@ import { app as streaming } from '../../fixtures/streaming.js';
 import type { App } from '../../src/types.js';
 import { get, send, startServer, type Running } from '../helpers/http.js';
 
-/** Status and body chosen by the path: /204, /304, /100-with-body, /list, /list2. */
+/** Status and body chosen by the path: /204, /205, /304, /head-aware, /100-with-body, /list, /list2. */
 const statusApp: App = (environ, startResponse) => {
   const path = String(environ.PATH_INFO);
-  if (path === '/204' || path === '/304') {
+  if (path === '/204' || path === '/205' || path === '/304') {
     startResponse(`${path.slice(1)} Nothing`, [['Content-Length', '5']]);
     return [Buffer.from('ignored')];
+  }
+  if (path === '/head-aware') {
+    // As frameworks do: no body for HEAD, a streamed one (length unknown) for GET.
+    startResponse('200 OK', [['Content-Type', 'text/plain']]);
+    return environ.REQUEST_METHOD === 'HEAD' ? [] : (function* body() { yield Buffer.from('hello'); })();
   }
   if (path === '/list2') {
     startResponse('200 OK', []);
@@ -119,6 +124,26 @@ describe('keep-alive and framing', () => {
     expect(JSON.parse(ex.responses[1]!.body.toString()).PATH_INFO).to.equal('/after');
   });
 
+  it('205 has no body and says Content-Length: 0 (RFC 9110 section 15.3.6), keeping the connection', async () => {
+    const ex = await send(statusServer.port, get('/205') + get('/'), { responses: 2 });
+    expect(ex.responses[0]!.status).to.equal(205);
+    expect(ex.responses[0]!.headers['content-length']).to.equal('0');
+    expect(ex.responses[0]!.body.length).to.equal(0);
+    expect(ex.responses[1]!.body.toString()).to.equal('hello');
+  });
+
+  it('HEAD to an app that leaves the body out gets no made-up Content-Length: 0, and stays alive', async () => {
+    const head = 'HEAD /head-aware HTTP/1.1\r\nHost: x\r\n\r\n';
+    const ex = await send(statusServer.port, head + get('/head-aware'), { responses: 2, methods: ['HEAD', 'GET'] });
+    expect(ex.responses[0]!.headers).to.not.have.property('content-length');
+    expect(ex.responses[0]!.headers).to.not.have.property('transfer-encoding');
+    expect(ex.responses[1]!.headers['transfer-encoding']).to.equal('chunked');
+    expect(ex.responses[1]!.body.toString()).to.equal('hello');
+    const old = await send(statusServer.port, head.replace('1.1', '1.0').replace('\r\n\r\n', '\r\nConnection: keep-alive\r\n\r\n'), { responses: 1, methods: ['HEAD'] });
+    expect(old.responses[0]!.headers).to.not.have.property('content-length');
+    expect(old.responses[0]!.headers.connection).to.equal('keep-alive');
+  });
+
   it('HEAD on a streamed response sends neither body nor chunked framing and stays alive', async () => {
     const ex = await send(streamServer.port, `HEAD /?n=2 HTTP/1.1\r\nHost: x\r\n\r\n${get('/?n=1&size=2')}`, { responses: 2, methods: ['HEAD', 'GET'] });
     expect(ex.responses[0]!.headers).to.not.have.property('transfer-encoding');
@@ -131,7 +156,7 @@ describe('keep-alive and framing', () => {
     expect(plain!.headers.server).to.equal('garcon');
     expect(plain!.headers.date).to.match(/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
     expect(own!.headers.server).to.equal('mine');
-    expect(own!.headers.via).to.equal('garcon');
+    expect(own!.headers.via).to.equal('1.1 garcon'); // RFC 9110 section 7.6.3: protocol, then name
   });
 
   it('ident "" suppresses the Server header and SERVER_SOFTWARE is empty', async () => {
