@@ -167,11 +167,30 @@ function openLogFile(file: string): number {
 
 function fileSink(file: string): Sink {
   let fd: number | null = openLogFile(file);
+  /** A write failed midway (a full disk): the fragment it left is ended before the next lines. */
+  let torn = false;
   return {
     batches: true,
     // Synchronous appends (AccessLog batches them per event-loop turn): nothing waits in a stream's buffer.
     write: (text) => {
-      if (fd !== null) fs.writeSync(fd, text);
+      if (fd === null) return;
+      if (torn) {
+        fs.writeSync(fd, '\n');
+        torn = false;
+      }
+      let written = 0;
+      try {
+        written = fs.writeSync(fd, text);
+        const length = Buffer.byteLength(text);
+        if (written < length) {
+          // A short write (the disk filling up): go on with the rest, or fail with a torn line.
+          const bytes = Buffer.from(text);
+          while (written < length) written += fs.writeSync(fd, bytes, written);
+        }
+      } catch (err) {
+        if (written > 0) torn = true;
+        throw err;
+      }
     },
     reopen: () => {
       const next = openLogFile(file);

@@ -192,6 +192,38 @@ describe('access log', () => {
       log.close();
     });
 
+    it('a write cut short by a full disk: the fragment is ended before the next lines, so none is glued to it', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-access-'));
+      const file = path.join(dir, 'access.log');
+      // The module object itself: the import's namespace copy cannot be stubbed, src reads through to this one.
+      const nodeFs = require('node:fs') as typeof fs;
+      const realWrite = nodeFs.writeSync;
+      try {
+        const log = createAccessLog(makeAdjustments({ logger: silent, accessLog: file }))!;
+        // The disk fills after 10 bytes of the first batch: a short write, then ENOSPC.
+        let full = true;
+        const stub = sinon.stub(nodeFs, 'writeSync').callsFake(((fd: number, data: string | Uint8Array, ...rest: never[]) => {
+          if (!full) return (realWrite as (...a: unknown[]) => number)(fd, data, ...rest);
+          if (typeof data === 'string') return realWrite(fd, data.slice(0, 10));
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        }) as typeof fs.writeSync);
+        log.write(entry());
+        log.flush();
+        full = false;
+        log.write(entry({ status: '404 Not Found', bytesSent: 0 }));
+        log.flush();
+        stub.restore();
+        log.close();
+        const lines = fs.readFileSync(file, 'utf8').split('\n');
+        expect(lines).to.have.length(3);
+        expect(lines[0]).to.have.length(10); // the fragment, ended
+        expect(lines[1]).to.match(/^\S+ - - \[.*" 404 - /);
+      } finally {
+        sinon.restore();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('an environ value that throws when read (a lazy getter) is reported once, never thrown into the request', () => {
       const logger = { ...silent, error: sinon.spy() };
       const log = createAccessLog(makeAdjustments({ logger, accessLog: '/dev/null' }))!;
