@@ -19,6 +19,8 @@ import { runPrimary, workerControl } from './workers.js';
 
 /** Options that choose the listeners: given on the command line, they replace the ini file's. */
 const LISTENER_OPTIONS = ['listen', 'host', 'port', 'unixSocket', 'sockets'];
+/** The most a graceful exit waits for stdout (a pipe) to take the last access-log lines. */
+const STDOUT_FLUSH_MS = 5000;
 
 interface Plan {
   cmd: CommandLine;
@@ -76,28 +78,47 @@ async function loadApplication(p: Plan): Promise<App> {
  */
 function onShutdownSignals(logger: Logger, close: () => Promise<void>): () => void {
   let stopping = false;
+  let signalled = false;
   const begin = () => {
     if (stopping) return;
     stopping = true;
     close().then(
-      () => process.exit(0),
+      () => exitAfterStdout(0),
       (err: unknown) => {
         logger.error('Error while shutting down', err);
-        process.exit(1);
+        exitAfterStdout(1);
       },
     );
   };
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    // Only a second signal cuts requests short: a cluster worker gets the primary's
+    // shutdown message and, from a signal to the process group (systemd, Ctrl-C), the
+    // signal too, in either order, for the one stop.
+    if (signalled) {
       logger.warn(`${signal} received again: exiting without waiting`);
       process.exit(1);
     }
+    signalled = true;
+    if (stopping) return;
     logger.info(`${signal} received: finishing requests in flight, then exiting`);
     begin();
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
   return begin;
+}
+
+/**
+ * Exit once stdout has taken what was written to it: through a pipe its writes are
+ * asynchronous, and process.exit() would drop the access log's last lines. A reader
+ * that has stalled is waited for STDOUT_FLUSH_MS at most.
+ */
+function exitAfterStdout(code: number): void {
+  const timer = setTimeout(() => process.exit(code), STDOUT_FLUSH_MS);
+  process.stdout.write('', () => {
+    clearTimeout(timer);
+    process.exit(code);
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 // garcon-serve: the argument parser in-process, and the real command in child processes.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -381,6 +381,44 @@ describe('garcon-serve', () => {
       );
     });
 
+    it('--access-log to a pipe its reader is slow to read: SIGTERM still delivers every line before exit', async () => {
+      // garcon | a reader that takes the first line, then stalls (a log shipper catching up), then reads the rest.
+      const script = `{ "${process.execPath}" "${CLI}" --listen=127.0.0.1:0 --access-log ./cli-apps.js:app 2>/dev/null & echo "pid $!" >&2; wait; }` +
+        ' | { IFS= read -r line; echo "$line" >&2; sleep 2; cat; }';
+      const shell = spawn('sh', ['-c', script], { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(shell);
+      let err = '';
+      let out = '';
+      shell.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const closed = new Promise<void>((resolve) => shell.on('close', () => resolve()));
+      const started = await new Promise<{ pid: number; port: number }>((resolve) => {
+        shell.stderr.on('data', (d: Buffer) => {
+          err += d.toString();
+          const pid = /pid (\d+)/.exec(err);
+          const port = /Serving on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
+          if (pid && port) resolve({ pid: Number(pid[1]), port: Number(port[1]) });
+        });
+      });
+      const requests = 100;
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(started.port, '127.0.0.1');
+        let seen = 0;
+        socket.on('data', (d: Buffer) => {
+          seen += d.toString('latin1').split('HTTP/1.1 200').length - 1;
+          if (seen >= requests) {
+            socket.destroy();
+            resolve();
+          }
+        });
+        socket.on('error', reject);
+        // 2 KB lines: far more than the 64 KiB a pipe holds while its reader stalls.
+        socket.write(`GET /piped HTTP/1.1\r\nHost: x\r\nUser-Agent: ${'A'.repeat(2000)}\r\n\r\n`.repeat(requests));
+      });
+      process.kill(started.pid, 'SIGTERM');
+      await closed;
+      expect(out.split('\n').filter((line) => line.includes('"GET /piped HTTP/1.1" 200'))).to.have.length(requests);
+    });
+
     it('--access-log=FILE with --access-log-format=json appends JSON lines to the file', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
       const file = path.join(dir, 'access.log');
@@ -524,6 +562,27 @@ describe('garcon-serve', () => {
       await new Promise((resolve) => setTimeout(resolve, 150));
       r2.child.kill('SIGTERM');
       expect((await finished(r2, 3000)).code).to.equal(1);
+    });
+
+    it('--workers: the signal a process group gets (systemd, Ctrl-C) reaches the workers too, and still waits for requests in flight', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', './cli-apps.js:slow']);
+      const url = await serving(r, 15000);
+      const graceful = get(`${url}/?ms=800`);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const workers = execFileSync('ps', ['-o', 'pid=', '--ppid', String(r.child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+      expect(workers).to.have.length(2);
+      r.child.kill('SIGTERM');
+      // The primary's shutdown message first, then the group's signal: one stop, not a second signal.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      for (const pid of workers) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // the worker with nothing in flight may have finished already
+        }
+      }
+      expect(await graceful).to.deep.include({ status: 200, body: 'slept 800' });
+      expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
     });
 
     it('--workers: workers that keep dying young are restarted, and the primary stays up', async () => {
