@@ -31,8 +31,10 @@ interface Listener extends ListenerInfo {
  * the paths it bound itself. Null where that cannot be read or the socket has none.
  */
 function boundUnixPath(fd: number): string | null {
+  // A cluster worker's descriptor N is not the socket: the primary holds it and listens for the workers.
+  const holder = cluster.isWorker ? String(process.ppid) : 'self';
   try {
-    const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+    const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${holder}/fd/${fd}`))?.[1];
     if (inode === undefined) return null;
     for (const line of fs.readFileSync('/proc/net/unix', 'latin1').split('\n')) {
       // Num RefCount Protocol Flags Type St Inode Path

@@ -173,6 +173,42 @@ describe('listeners', () => {
       }
     });
 
+    it('garcon-serve --workers adopts one from a descriptor too: its path is printed and is SERVER_PORT', async function () {
+      if (!fs.existsSync('/proc/net/unix')) this.skip(); // the path of an adopted descriptor comes from Linux's /proc
+      this.timeout(30000);
+      const cli = path.join(__dirname, '..', '..', 'src', 'cli.js');
+      const app = `${path.join(__dirname, '..', '..', 'fixtures', 'echo.js')}:app`;
+      // As systemd does: bind, then hand the socket over as descriptor 3 (the binder dies without closing it).
+      const code = `const net = require('net'); const { spawn } = require('child_process');
+        const s = net.createServer().listen(${JSON.stringify(sock)}, () => {
+          const c = spawn(process.execPath, [${JSON.stringify(cli)}, '--sockets=3', '--workers=2', ${JSON.stringify(app)}],
+            { stdio: ['ignore', 'inherit', 'inherit', s._handle.fd] });
+          console.log('primary ' + c.pid);
+          process.kill(process.pid, 'SIGKILL');
+        });`;
+      const binder = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const lines: string[] = [];
+      const serving = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no Serving on line: ${lines.join(' | ')}`)), 20000);
+        readline.createInterface({ input: binder.stdout! }).on('line', (line) => {
+          lines.push(line);
+          if (line.startsWith('Serving on')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      try {
+        await serving;
+        expect(lines).to.include(`Serving on http://unix:${sock}`);
+        const ex = await send(0, get('/'), { responses: 1, path: sock });
+        expect(envOf(ex.responses[0]!.body).SERVER_PORT).to.equal(sock);
+      } finally {
+        const primary = lines.find((line) => line.startsWith('primary '));
+        if (primary !== undefined) process.kill(Number(primary.slice(8)), 'SIGTERM');
+      }
+    });
+
     it('refuses to replace a file that is not a socket', async () => {
       fs.writeFileSync(sock, 'precious');
       let error: unknown;
