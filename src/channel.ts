@@ -411,10 +411,9 @@ export class Channel implements TaskChannel, ConnectionInfo {
         }
         const request = this.#nextRequest();
         if (request === undefined) {
-          // Shutting down, a request whose head is in may finish arriving (see shutdown()).
-          const arriving = this.#parser !== null && this.#parser.headersFinished;
-          if (this.#is(READ_ENDED) || this.#is(CLOSE_WHEN_DONE) || (this.#host.closing && !arriving)) this.close();
-          else if (arriving && this.#parser!.request.expectContinue) this.#maybeSendContinue();
+          // Shutting down, a request on its way is let arrive: shutdown() and closeIfIdle() decide.
+          if (this.#is(READ_ENDED) || this.#is(CLOSE_WHEN_DONE)) this.close();
+          else if (this.#parser?.headersFinished && this.#parser.request.expectContinue) this.#maybeSendContinue();
           return;
         }
         this.#flags |= RUNNING;
@@ -571,7 +570,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   }
 
-  /** Close at once without a graceful end (idle timeout, server shutdown of idle channels). */
+  /** Close at once without a graceful end (idle timeout, the end of shutdownTimeout). */
   destroy(): void {
     this.#discardQueue();
     this.socket.destroy();
@@ -579,20 +578,19 @@ export class Channel implements TaskChannel, ConnectionInfo {
 
   /**
    * The server is shutting down: a request running or waiting is answered, then the
-   * connection closes. So is one whose head is in and whose body is still arriving:
-   * a proxy streaming an upload would turn a reset into a 502, and never retries a
-   * POST (shutdownTimeout still bounds the wait). A head still arriving is dropped:
-   * a proxy sends a head at once, a slow client need not.
+   * connection closes. So is one whose head is in and whose body is still arriving
+   * (at the end of the grace too): a proxy streaming an upload would turn a reset into
+   * a 502, and never retries a POST (shutdownTimeout still bounds the wait).
    */
   shutdown(): void {
     this.#flags |= SHUTTING_DOWN;
     if (this.busy) this.#flags |= CLOSE_WHEN_DONE;
-    else if (this.#parser !== null && !this.#parser.headersFinished) this.close();
-    // Idle: left open for the server's grace (closeIfIdle): a request a proxy sends on it
-    // meanwhile is answered (Connection: close) instead of meeting a reset.
+    // Otherwise left open for the server's grace (closeIfIdle): a request a proxy sends on
+    // it meanwhile, in as many reads as it takes, is answered (Connection: close) instead
+    // of meeting a reset.
   }
 
-  /** The end of the shutdown grace: a connection with no request in it closes now. */
+  /** The end of the shutdown grace: a connection with no request in it (or only part of a head) closes now. */
   closeIfIdle(): void {
     if (!this.busy && (this.#parser === null || !this.#parser.headersFinished)) this.close();
   }
