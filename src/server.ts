@@ -224,6 +224,12 @@ export class GarconServer implements ChannelHost {
       await this.#closeListeners();
       throw err;
     }
+    // close() while binding (a name being resolved, a stale socket probed) saw only what
+    // was bound then: what came after is closed here, or it would stay bound for good.
+    if (this.#closing !== null) {
+      await this.#closeListeners();
+      throw new ServerClosedError();
+    }
     this.#parkLimit = this.#planDescriptors();
     this.#sweep = setInterval(() => this.#sweepIdle(), adj.cleanupInterval * 1000);
     this.#sweep.unref();

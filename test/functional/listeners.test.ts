@@ -233,6 +233,18 @@ describe('listeners', () => {
     expect(server.addresses).to.deep.equal([]);
   });
 
+  it('close() while listen() is binding: listen() rejects with ServerClosedError and nothing stays bound', async () => {
+    const server = createServer(echo, { listen: 'localhost:0', logger: recordingLogger() });
+    const listening = server.listen(); // resolves the name first: close() comes in meanwhile
+    await server.close();
+    let error: unknown;
+    await listening.catch((err: unknown) => {
+      error = err;
+    });
+    expect(error).to.be.instanceOf(ServerClosedError);
+    expect(server.addresses).to.deep.equal([]);
+  });
+
   it('a descriptor that cannot listen is a ListenError naming it', async () => {
     let error: unknown;
     await createServer(echo, { sockets: [99999], logger: recordingLogger() }).listen().catch((err: unknown) => {
