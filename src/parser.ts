@@ -233,6 +233,7 @@ export class RequestParser {
       if (this.#headSize >= limit) {
         this.#fail(this.#headTooLarge(data, start, data.length));
       } else if (hasBareLineBreak(data, start, tail.length === 0 ? -1 : tail[tail.length - 1]!)) {
+        this.#noteHeadRequest(data, start);
         this.#fail(new BadRequest(BARE_CR_OR_LF));
       } else {
         this.#keepHeadBytes(data.subarray(start));
@@ -269,17 +270,23 @@ export class RequestParser {
   /**
    * The refusal of a head over maxRequestHeaderSize, its bytes so far the kept chunks
    * and `data[start, end)`: 414 when the request line has not even ended (RFC 9112
-   * section 3 requires it for a target too long to parse), else 431. The line is not
-   * parsed, but a HEAD request is noted, so that the page is sent without a body.
+   * section 3 requires it for a target too long to parse), else 431.
    */
   #headTooLarge(data: Buffer, start: number, end: number): HttpError {
-    const chunks = this.#headChunks ?? [];
-    const first = chunks.length > 0 ? chunks[0]! : data.subarray(start, end);
-    if (first.length >= 5 && first.toString('latin1', 0, 5) === 'HEAD ') this.request.method = 'HEAD';
+    this.#noteHeadRequest(data, start);
     const limit = this.#limits.maxRequestHeaderSize;
     return this.#requestLineLength(data, start, end) < limit
       ? new RequestHeaderFieldsTooLarge(`exceeds max_header of ${limit}`)
       : new UriTooLong(`the request line exceeds max_header of ${limit}`);
+  }
+
+  /**
+   * A head refused before its request line is parsed may still be a HEAD request's:
+   * noted from its first bytes (kept, or `data` from `start`), so the page goes without a body.
+   */
+  #noteHeadRequest(data: Buffer, start: number): void {
+    const first = this.#headChunks?.[0] ?? data.subarray(start);
+    if (first.length >= 5 && first.toString('latin1', 0, 5) === 'HEAD ') this.request.method = 'HEAD';
   }
 
   /** Bytes before the request line's LF in the head so far (all of them when it has not ended). */

@@ -131,6 +131,7 @@ describe('rejected input on the wire', () => {
     // Field lines are checked before the request line (Waitress's order): HEAD is noted first.
     ['a malformed header line', `HEAD / HTTP/1.1\r\n${H}Bad Header: x\r\n\r\n`, '1.0 400'],
     ['a head over maxRequestHeaderSize', `HEAD / HTTP/1.1\r\n${H}X: ${'a'.repeat(300 * 1024)}\r\n\r\n`, '1.0 431'],
+    ['lines ending in LF alone (refused before the head is complete)', 'HEAD / HTTP/1.1\nHost: x\n\n', '1.0 400'],
   ]) {
     it(`a HEAD request refused for ${what} gets the error head, with the page's Content-Length, and no body`, async () => {
       const ex = await send(srv.port, bytes!);
