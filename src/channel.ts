@@ -17,6 +17,9 @@ export interface ChannelHost {
   readonly closing: boolean;
   /** Connections wait for a slot (connectionLimit): responses close theirs, so the slots turn over. */
   readonly connectionsWaiting: boolean;
+  /** The channel waits for its next request (kept alive), or has stopped waiting: the host lists them, oldest first. */
+  wentIdle(channel: Channel): void;
+  leftIdle(channel: Channel): void;
   newParser(): RequestParser;
   /** Run `request` when a task slot is free; the host calls taskDone() once its response is written. */
   dispatch(channel: Channel, request: ParsedRequest): void;
@@ -133,6 +136,8 @@ const AWAITING_DRAIN = 512;
 const LINGERING = 1024;
 /** At least one response went out: the connection is being kept alive between requests. */
 const KEPT_ALIVE = 2048;
+/** On the host's list of connections waiting for their next request (ChannelHost.wentIdle). */
+const LISTED_IDLE = 4096;
 
 export class Channel implements TaskChannel, ConnectionInfo {
   readonly socket: net.Socket;
@@ -341,6 +346,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
       if (this.#parser === null) {
         this.#parser = this.#host.newParser();
         this.#headStartedAt = this.lastActivity;
+        if (this.#is(LISTED_IDLE)) this.#unlistIdle();
       }
       const parser = this.#parser;
       const consumed = parser.received(offset === 0 ? chunk : chunk.subarray(offset));
@@ -483,6 +489,11 @@ export class Channel implements TaskChannel, ConnectionInfo {
   /** Stop reading while requests wait beyond the lookahead or responses are backed up. */
   #updateReading(): void {
     if (!this.#is(CONNECTED) || this.#is(LINGERING)) return;
+    // Waiting for the next request now: on the host's list, for the connection limit to take from.
+    if ((this.#flags & (KEPT_ALIVE | LISTED_IDLE | CLOSE_WHEN_DONE)) === KEPT_ALIVE && this.#parser === null && !this.busy) {
+      this.#flags |= LISTED_IDLE;
+      this.#host.wentIdle(this);
+    }
     const waiting = (this.#queue === null ? 0 : this.#queue.length) + (this.#is(RUNNING) ? 1 : 0);
     const hold = this.#is(CLOSE_WHEN_DONE) || waiting > this.#host.lookahead || this.socket.writableNeedDrain;
     if (hold) {
@@ -595,10 +606,16 @@ export class Channel implements TaskChannel, ConnectionInfo {
     if (!this.busy && (this.#parser === null || !this.#parser.headersFinished)) this.close();
   }
 
+  #unlistIdle(): void {
+    this.#flags &= ~LISTED_IDLE;
+    this.#host.leftIdle(this);
+  }
+
   /** The socket's 'close' event. */
   closed(): void {
     if (!this.#is(CONNECTED)) return;
     this.#flags &= ~CONNECTED;
+    if (this.#is(LISTED_IDLE)) this.#unlistIdle();
     this.#discardQueue();
     this.#releaseDrainWaiters();
     this.#host.forget(this);

@@ -98,6 +98,8 @@ export class GarconServer implements ChannelHost {
   #parkLimit = 0;
   #draining = false;
   #atLimit = false;
+  /** Kept-alive connections waiting for a request, in the order they began to (wentIdle). */
+  readonly #idle = new Set<Channel>();
   #sweep: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
   #closed: (() => void) | null = null;
@@ -355,11 +357,22 @@ export class GarconServer implements ChannelHost {
    * moment, is closed to make room.
    */
   #closeLongestIdle(): void {
-    let longest: Channel | null = null;
-    for (const channel of this.#channels) {
-      if (channel.idle && (longest === null || channel.lastActivity < longest.lastActivity)) longest = channel;
+    // Listed in the order they went idle: the first one whose output is all sent.
+    for (const channel of this.#idle) {
+      if (channel.idle) {
+        channel.close();
+        return;
+      }
     }
-    longest?.close();
+  }
+
+  /** ChannelHost: kept-alive connections waiting for their next request, oldest first (a Set keeps insertion order). */
+  wentIdle(channel: Channel): void {
+    this.#idle.add(channel);
+  }
+
+  leftIdle(channel: Channel): void {
+    this.#idle.delete(channel);
   }
 
   /** ChannelHost: connections wait for a slot. */
