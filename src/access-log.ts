@@ -178,15 +178,11 @@ function fileSink(file: string): Sink {
         fs.writeSync(fd, '\n');
         torn = false;
       }
+      // Converted once (as writeSync would): a short write (the disk filling up) goes on from where it stopped.
+      const bytes = Buffer.from(text);
       let written = 0;
       try {
-        written = fs.writeSync(fd, text);
-        const length = Buffer.byteLength(text);
-        if (written < length) {
-          // A short write (the disk filling up): go on with the rest, or fail with a torn line.
-          const bytes = Buffer.from(text);
-          while (written < length) written += fs.writeSync(fd, bytes, written);
-        }
+        while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
       } catch (err) {
         if (written > 0) torn = true;
         throw err;
@@ -196,6 +192,7 @@ function fileSink(file: string): Sink {
       const next = openLogFile(file);
       if (fd !== null) fs.closeSync(fd);
       fd = next;
+      torn = false; // the fragment stays in the old file; the new one starts clean
     },
     close: () => {
       if (fd !== null) fs.closeSync(fd);

@@ -19,7 +19,7 @@ import { runPrimary, workerControl } from './workers.js';
 
 /** Options that choose the listeners: given on the command line, they replace the ini file's. */
 const LISTENER_OPTIONS = ['listen', 'host', 'port', 'unixSocket', 'sockets'];
-/** The most a graceful exit waits for stdout (a pipe) to take the last access-log lines. */
+/** The most a graceful exit waits for stdout and stderr (pipes) to take the last lines. */
 const STDOUT_FLUSH_MS = 5000;
 
 interface Plan {
@@ -109,16 +109,21 @@ function onShutdownSignals(logger: Logger, close: () => Promise<void>): () => vo
 }
 
 /**
- * Exit once stdout has taken what was written to it: through a pipe its writes are
- * asynchronous, and process.exit() would drop the access log's last lines. A reader
- * that has stalled is waited for STDOUT_FLUSH_MS at most.
+ * Exit once stdout and stderr have taken what was written to them: through a pipe
+ * their writes are asynchronous, and process.exit() would drop the access log's last
+ * lines and the last log messages. A reader that has stalled is waited for
+ * STDOUT_FLUSH_MS at most.
  */
 function exitAfterStdout(code: number): void {
   const timer = setTimeout(() => process.exit(code), STDOUT_FLUSH_MS);
-  process.stdout.write('', () => {
+  let waiting = 2;
+  const flushed = () => {
+    if (--waiting > 0) return;
     clearTimeout(timer);
     process.exit(code);
-  });
+  };
+  process.stdout.write('', flushed);
+  process.stderr.write('', flushed);
 }
 
 /**

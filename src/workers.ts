@@ -114,6 +114,8 @@ export async function runPrimary(plan: PrimaryPlan): Promise<number> {
       const lived = Date.now() - (startedAt.get(worker) ?? 0);
       startedAt.delete(worker);
       if (stopping) {
+        // A worker that could not stop cleanly (its close() failed, or it was killed) makes the stop unclean.
+        if (code !== 0) exitCode = 1;
         if (living().length === 0) finish(exitCode);
         return;
       }

@@ -197,27 +197,38 @@ describe('access log', () => {
       const file = path.join(dir, 'access.log');
       // The module object itself: the import's namespace copy cannot be stubbed, src reads through to this one.
       const nodeFs = require('node:fs') as typeof fs;
-      const realWrite = nodeFs.writeSync;
-      try {
-        const log = createAccessLog(makeAdjustments({ logger: silent, accessLog: file }))!;
-        // The disk fills after 10 bytes of the first batch: a short write, then ENOSPC.
-        let full = true;
-        const stub = sinon.stub(nodeFs, 'writeSync').callsFake(((fd: number, data: string | Uint8Array, ...rest: never[]) => {
-          if (!full) return (realWrite as (...a: unknown[]) => number)(fd, data, ...rest);
-          if (typeof data === 'string') return realWrite(fd, data.slice(0, 10));
+      const realWrite = nodeFs.writeSync as (...args: unknown[]) => number;
+      /** The disk fills after 10 bytes of the next batch: a short write, then ENOSPC. */
+      const fillDisk = () => {
+        let calls = 0;
+        return sinon.stub(nodeFs, 'writeSync').callsFake(((fd: number, data: Uint8Array) => {
+          if (calls++ === 0) return realWrite(fd, data, 0, 10);
           throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
         }) as typeof fs.writeSync);
+      };
+      try {
+        const log = createAccessLog(makeAdjustments({ logger: silent, accessLog: file }))!;
+        const full = fillDisk();
         log.write(entry());
         log.flush();
-        full = false;
+        full.restore();
         log.write(entry({ status: '404 Not Found', bytesSent: 0 }));
         log.flush();
-        stub.restore();
-        log.close();
         const lines = fs.readFileSync(file, 'utf8').split('\n');
         expect(lines).to.have.length(3);
         expect(lines[0]).to.have.length(10); // the fragment, ended
         expect(lines[1]).to.match(/^\S+ - - \[.*" 404 - /);
+        // Torn again, then logrotate's move: the new file starts clean, the fragment stayed in the old one.
+        const fullAgain = fillDisk();
+        log.write(entry());
+        log.flush();
+        fullAgain.restore();
+        fs.renameSync(file, `${file}.1`);
+        log.reopen();
+        log.write(entry({ status: '404 Not Found', bytesSent: 0 }));
+        log.flush();
+        log.close();
+        expect(fs.readFileSync(file, 'utf8')).to.match(/^\S+ - - \[[^\n]*" 404 - [^\n]*\n$/);
       } finally {
         sinon.restore();
         fs.rmSync(dir, { recursive: true, force: true });

@@ -585,6 +585,24 @@ describe('garcon-serve', () => {
       expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
     });
 
+    it('--workers: a worker killed during the graceful stop makes the primary exit 1', async () => {
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', './cli-apps.js:slow']);
+      const url = await serving(r, 15000);
+      get(`${url}/?ms=3000`).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const workers = execFileSync('ps', ['-o', 'pid=', '--ppid', String(r.child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+      r.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      for (const pid of workers) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // the idle worker has finished already
+        }
+      }
+      expect(await finished(r)).to.deep.equal({ code: 1, signal: null });
+    });
+
     it('--workers: workers that keep dying young are restarted, and the primary stays up', async () => {
       const r = run(['--listen=127.0.0.1:0', '--workers=2', '--call', './cli-apps.js:diesYoung']);
       await serving(r, 15000);
