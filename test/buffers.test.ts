@@ -117,6 +117,26 @@ describe('BodyBuffer and wsgi.input', () => {
     expect(fs.readdirSync('/proc/self/fd').length).to.equal(before);
   });
 
+  it('gathers small pieces into blocks: bytes in order, in memory and spilled, whatever the mix of sizes', () => {
+    // Pieces of 1 byte (a body of 1-byte chunks), a few small and large ones, in one order.
+    const sizes = [1, 1, 3, 1, 20000, ...Array(40000).fill(1), 700, 16384, 5, 70000, ...Array(3000).fill(7)];
+    const expected = Buffer.concat(sizes.map((size, i) => Buffer.alloc(size, 0x41 + (i % 26))));
+    for (const overflow of [1 << 30, 50000, 30]) {
+      const body = new BodyBuffer(overflow);
+      let offset = 0;
+      for (const size of sizes) {
+        // Each piece a slice of a larger read, as the parser hands them over.
+        const read = Buffer.concat([Buffer.alloc(3), expected.subarray(offset, offset + size), Buffer.alloc(3)]);
+        body.append(read.subarray(3, 3 + size));
+        offset += size;
+      }
+      expect(body.length).to.equal(expected.length);
+      expect(body.spilled).to.equal(overflow < expected.length);
+      expect(body.input().read().equals(expected), `overflow ${overflow}`).to.equal(true);
+      body.close();
+    }
+  });
+
   it('emptyInput() reads nothing', () => {
     const input = emptyInput();
     expect(input.read().length).to.equal(0);
