@@ -20,6 +20,8 @@ export interface ChannelHost {
   /** The channel waits for its next request (kept alive), or has stopped waiting: the host lists them, oldest first. */
   wentIdle(channel: Channel): void;
   leftIdle(channel: Channel): void;
+  /** The channel's first bytes arrived (until then the host counts it as silent). */
+  spoke(channel: Channel): void;
   newParser(): RequestParser;
   /** Run `request` when a task slot is free; the host calls taskDone() once its response is written. */
   dispatch(channel: Channel, request: ParsedRequest): void;
@@ -138,6 +140,8 @@ const LINGERING = 1024;
 const KEPT_ALIVE = 2048;
 /** On the host's list of connections waiting for their next request (ChannelHost.wentIdle). */
 const LISTED_IDLE = 4096;
+/** The client has sent something (ChannelHost.spoke was told). */
+const SPOKEN = 8192;
 
 export class Channel implements TaskChannel, ConnectionInfo {
   readonly socket: net.Socket;
@@ -336,6 +340,10 @@ export class Channel implements TaskChannel, ConnectionInfo {
   /** The socket's 'data' event. */
   received(chunk: Buffer): void {
     this.lastActivity = monotonicMs();
+    if (!this.#is(SPOKEN)) {
+      this.#flags |= SPOKEN;
+      this.#host.spoke(this);
+    }
     if (this.#is(CLOSE_WHEN_DONE)) {
       // CVE-2024-49768: nothing read after a close decision is ever dispatched.
       this.#flags |= UNREAD_INPUT;

@@ -67,6 +67,8 @@ const DESCRIPTOR_RESERVE = 32;
  * long enough for a request a proxy already sent on one to arrive and be answered.
  */
 const IDLE_CLOSE_GRACE_MS = 1000;
+/** While connections wait for a slot, one that has sent nothing for this long since it opened gives its slot up. */
+const SILENT_GRACE_MS = 2000;
 
 /** The soft limit on open files (Linux /proc), or null where it cannot be read. */
 function openFileLimit(): number | null {
@@ -100,6 +102,8 @@ export class GarconServer implements ChannelHost {
   #atLimit = false;
   /** Kept-alive connections waiting for a request, in the order they began to (wentIdle). */
   readonly #idle = new Set<Channel>();
+  /** Connections that have sent nothing yet, in the order they were opened. */
+  readonly #silent = new Set<Channel>();
   #sweep: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
   #closed: (() => void) | null = null;
@@ -187,6 +191,7 @@ export class GarconServer implements ChannelHost {
 
   forget(channel: Channel): void {
     this.#channels.delete(channel);
+    this.#silent.delete(channel);
     // Requests of a gone client still waiting for a task slot would keep their bodies
     // (memory, temp files, descriptors) until their turn came: drop them now.
     if (this.#waiting.length > 0) this.#dropWaiting(channel);
@@ -298,6 +303,7 @@ export class GarconServer implements ChannelHost {
   #open(socket: net.Socket, listener: Listener): void {
     const channel = new Channel(socket, listener, this);
     this.#channels.add(channel);
+    this.#silent.add(channel);
     // A socket reset before we saw it may already be closed (CVE-2024-49769).
     if (socket.destroyed) channel.destroy();
   }
@@ -316,7 +322,7 @@ export class GarconServer implements ChannelHost {
       socket.destroy();
       return;
     }
-    this.#closeLongestIdle();
+    this.#makeRoom();
     socket.pause();
     socket.on('error', () => undefined);
     // A client that connects and closes without a byte (a health check, a port scan) ends
@@ -352,11 +358,21 @@ export class GarconServer implements ChannelHost {
   }
 
   /**
-   * Idle keep-alive connections (a proxy's pool holds dozens) must not keep a waiting
-   * client out for good: the one idle longest, the least likely to be reused this
-   * moment, is closed to make room.
+   * Connections holding slots while others wait must not keep them out for good. A
+   * connection silent for SILENT_GRACE_MS since it opened goes first (else one that
+   * opens connections and sends nothing could push out clients that do); then the
+   * kept-alive connection idle longest (a proxy's pool holds dozens), the least
+   * likely to be reused this moment.
    */
-  #closeLongestIdle(): void {
+  #makeRoom(): void {
+    // Listed in the order they were opened: if the first is not old enough, none is.
+    for (const channel of this.#silent) {
+      if (monotonicMs() - channel.lastActivity >= SILENT_GRACE_MS) {
+        channel.destroy();
+        return;
+      }
+      break;
+    }
     // Listed in the order they went idle: the first one whose output is all sent.
     for (const channel of this.#idle) {
       if (channel.idle) {
@@ -364,6 +380,11 @@ export class GarconServer implements ChannelHost {
         return;
       }
     }
+  }
+
+  /** ChannelHost: the channel has sent its first bytes. */
+  spoke(channel: Channel): void {
+    this.#silent.delete(channel);
   }
 
   /** ChannelHost: kept-alive connections waiting for their next request, oldest first (a Set keeps insertion order). */

@@ -78,6 +78,25 @@ describe('connections', () => {
     }
   });
 
+  it('past connectionLimit, a connection silent for 2 s since it opened gives its slot up before a kept-alive one', async () => {
+    const srv = await startServer(echo, { connectionLimit: 2 });
+    try {
+      const silent = await connect(srv.port);
+      const kept = await connect(srv.port);
+      const answered = new Promise((resolve) => kept.once('data', resolve));
+      kept.write(get('/kept'));
+      await answered;
+      await wait(2100);
+      const third = await send(srv.port, get('/third', 'Connection: close\r\n'), { responses: 1, timeout: 3000 });
+      expect(third.responses[0]!.status).to.equal(200);
+      await closed(silent);
+      expect(kept.destroyed).to.equal(false);
+      kept.destroy();
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('while connections wait for a slot, responses say Connection: close, so the slots turn over', async () => {
     const srv = await startServer(sleepy, { connectionLimit: 1 });
     try {
