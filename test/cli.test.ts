@@ -161,6 +161,22 @@ describe('garcon-serve', () => {
     });
 
     /** Run `work` with a fresh temporary directory, removed afterwards. */
+    /** The process ids of a --workers run's workers (the primary's children). */
+    function workerPids(r: Run): number[] {
+      return execFileSync('ps', ['-o', 'pid=', '--ppid', String(r.child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+    }
+
+    /** Send `signal` to each process still there (a worker with nothing in flight may have finished already). */
+    function signalEach(pids: number[], signal: NodeJS.Signals): void {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // gone already
+        }
+      }
+    }
+
     async function inTempDir(work: (dir: string) => Promise<void>): Promise<void> {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
       try {
@@ -569,18 +585,12 @@ describe('garcon-serve', () => {
       const url = await serving(r, 15000);
       const graceful = get(`${url}/?ms=800`);
       await new Promise((resolve) => setTimeout(resolve, 150));
-      const workers = execFileSync('ps', ['-o', 'pid=', '--ppid', String(r.child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+      const workers = workerPids(r);
       expect(workers).to.have.length(2);
       r.child.kill('SIGTERM');
       // The primary's shutdown message first, then the group's signal: one stop, not a second signal.
       await new Promise((resolve) => setTimeout(resolve, 150));
-      for (const pid of workers) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // the worker with nothing in flight may have finished already
-        }
-      }
+      signalEach(workers, 'SIGTERM');
       expect(await graceful).to.deep.include({ status: 200, body: 'slept 800' });
       expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
     });
@@ -590,16 +600,10 @@ describe('garcon-serve', () => {
       const url = await serving(r, 15000);
       get(`${url}/?ms=3000`).catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 150));
-      const workers = execFileSync('ps', ['-o', 'pid=', '--ppid', String(r.child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+      const workers = workerPids(r);
       r.child.kill('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 150));
-      for (const pid of workers) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // the idle worker has finished already
-        }
-      }
+      signalEach(workers, 'SIGKILL');
       expect(await finished(r)).to.deep.equal({ code: 1, signal: null });
     });
 
