@@ -177,6 +177,12 @@ describe('garcon-serve', () => {
       }
     }
 
+    /** The stderr of a run that must end with exit code 1. */
+    async function refusal(r: Run): Promise<string> {
+      expect((await finished(r)).code, r.stderr()).to.equal(1);
+      return r.stderr();
+    }
+
     async function inTempDir(work: (dir: string) => Promise<void>): Promise<void> {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-cli-'));
       try {
@@ -325,10 +331,8 @@ describe('garcon-serve', () => {
         const file = path.join(dir, 'late.ini');
         fs.writeFileSync(file, '[server:main]\ntrusted_proxy = 10.0.0.300\n[app:main]\nuse = file:x.js\n');
         const [a, b] = [run(['--config', file]), run(['--host=', './cli-apps.js:app'])];
-        expect((await finished(a)).code).to.equal(1);
-        expect(a.stderr()).to.match(new RegExp(`^Error: ${file.replace(/[.\\/]/g, '\\$&')} \\[server:main\\] trusted_proxy: Invalid value for option "trustedProxy": "10\\.0\\.0\\.300"`));
-        expect((await finished(b)).code).to.equal(1);
-        expect(b.stderr()).to.match(/^Error: --host: Invalid host\/port specified: ":8080"/);
+        expect(await refusal(a)).to.match(new RegExp(`^Error: ${file.replace(/[.\\/]/g, '\\$&')} \\[server:main\\] trusted_proxy: Invalid value for option "trustedProxy": "10\\.0\\.0\\.300"`));
+        expect(await refusal(b)).to.match(/^Error: --host: Invalid host\/port specified: ":8080"/);
       });
     });
 
@@ -336,13 +340,9 @@ describe('garcon-serve', () => {
       await inTempDir(async (dir) => {
         const file = path.join(dir, 'apponly.ini');
         fs.writeFileSync(file, `[Server:main]\nlisten = 127.0.0.1:0\n[app:main]\nuse = file:${path.join(FIXTURES, 'cli-apps.js')}#app\n`);
-        const miscased = run(['--config', file]);
-        expect((await finished(miscased)).code).to.equal(1);
-        expect(miscased.stderr()).to.equal(`Error: ${file} [Server:main]: section names are case-sensitive; write [server:main]\n`);
+        expect(await refusal(run(['--config', file]))).to.equal(`Error: ${file} [Server:main]: section names are case-sensitive; write [server:main]\n`);
         fs.writeFileSync(file, `[app:main]\nuse = file:${path.join(FIXTURES, 'cli-apps.js')}#app\n`);
-        const bare = run(['--config', file]);
-        expect((await finished(bare)).code).to.equal(1);
-        expect(bare.stderr()).to.equal(`Error: ${file} has no [server:main] section: add one (with listen = HOST:PORT), or give --listen on the command line\n`);
+        expect(await refusal(run(['--config', file]))).to.equal(`Error: ${file} has no [server:main] section: add one (with listen = HOST:PORT), or give --listen on the command line\n`);
         const listening = run(['--config', file, '--listen=127.0.0.1:0']);
         expect((await get(await serving(listening))).status).to.equal(200);
         listening.child.kill('SIGTERM');
@@ -355,10 +355,8 @@ describe('garcon-serve', () => {
         const file = path.join(dir, 'both.ini');
         fs.writeFileSync(file, '[server:main]\nlisten = 127.0.0.1:0\nport = 8080\n[app:main]\nuse = file:x.js\n');
         const [a, b] = [run(['--config', file]), run(['--trusted-proxy-headers=x-forwarded-for', './cli-apps.js:app'])];
-        expect((await finished(a)).code).to.equal(1);
-        expect(a.stderr()).to.equal(`Error: Options "host" and "port" may not be set together with "listen" (set by ${file} [server:main] port and ${file} [server:main] listen)\n`);
-        expect((await finished(b)).code).to.equal(1);
-        expect(b.stderr()).to.match(/^Error: Option "trustedProxyHeaders" has no meaning without setting "trustedProxy" \(set by --trusted-proxy-headers\)\n/);
+        expect(await refusal(a)).to.equal(`Error: Options "host" and "port" may not be set together with "listen" (set by ${file} [server:main] port and ${file} [server:main] listen)\n`);
+        expect(await refusal(b)).to.match(/^Error: Option "trustedProxyHeaders" has no meaning without setting "trustedProxy" \(set by --trusted-proxy-headers\)\n/);
       });
     });
 
