@@ -226,13 +226,17 @@ export class Channel implements TaskChannel, ConnectionInfo {
   }
 
   /**
-   * Kept alive after a response with nothing to do: no request running, queued or
-   * arriving, nothing left to send. (A new connection that has sent nothing yet is
-   * not idle: its first request may be on its way.)
+   * Kept alive after a response and waiting for the next request: none running, queued
+   * or arriving. (A new connection that has sent nothing yet is not: its first request
+   * may be on its way.)
    */
+  get #awaitingRequest(): boolean {
+    return (this.#flags & (KEPT_ALIVE | CLOSE_WHEN_DONE)) === KEPT_ALIVE && this.#parser === null && !this.busy;
+  }
+
+  /** Waiting for the next request with nothing left to send: it can be closed without cutting anything. */
   get idle(): boolean {
-    return this.#is(KEPT_ALIVE) && !this.busy && this.#parser === null && !this.#is(CLOSE_WHEN_DONE) &&
-      this.#pending === null && this.socket.writableLength === 0;
+    return this.#awaitingRequest && this.#pending === null && this.socket.writableLength === 0;
   }
 
   /** A request is running or waiting (such channels are never timed out). */
@@ -498,7 +502,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
   #updateReading(): void {
     if (!this.#is(CONNECTED) || this.#is(LINGERING)) return;
     // Waiting for the next request now: on the host's list, for the connection limit to take from.
-    if ((this.#flags & (KEPT_ALIVE | LISTED_IDLE | CLOSE_WHEN_DONE)) === KEPT_ALIVE && this.#parser === null && !this.busy) {
+    if (!this.#is(LISTED_IDLE) && this.#awaitingRequest) {
       this.#flags |= LISTED_IDLE;
       this.#host.wentIdle(this);
     }

@@ -366,12 +366,10 @@ export class GarconServer implements ChannelHost {
    */
   #makeRoom(): void {
     // Listed in the order they were opened: if the first is not old enough, none is.
-    for (const channel of this.#silent) {
-      if (monotonicMs() - channel.lastActivity >= SILENT_GRACE_MS) {
-        channel.destroy();
-        return;
-      }
-      break;
+    const silentLongest = this.#silent.values().next().value;
+    if (silentLongest !== undefined && monotonicMs() - silentLongest.lastActivity >= SILENT_GRACE_MS) {
+      silentLongest.destroy();
+      return;
     }
     // Listed in the order they went idle: the first one whose output is all sent.
     for (const channel of this.#idle) {
