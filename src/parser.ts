@@ -252,7 +252,6 @@ export class RequestParser {
         this.#parseHead(data.toString('latin1', start, end), data, start);
       } else {
         const head = Buffer.concat([...this.#headChunks, data.subarray(start, end)]);
-        this.#headChunks = null;
         this.#parseHead(head.toString('latin1'), head, 0);
       }
       this.#headersFinished = true;
@@ -262,8 +261,10 @@ export class RequestParser {
       // depend on how its bytes arrived (a bare LF is refused before the head is complete).
       this.request.headers = {};
       this.request.hopFields = null;
+      this.#noteHeadRequest(data, start);
       this.#fail(caught.error);
     }
+    this.#headChunks = null;
     return end;
   }
 
@@ -282,7 +283,8 @@ export class RequestParser {
 
   /**
    * A head refused before its request line is parsed may still be a HEAD request's:
-   * noted from its first bytes (kept, or `data` from `start`), so the page goes without a body.
+   * noted from its first bytes (kept, or `data` from `start`), so the page goes without
+   * a body. Only refusals pay for this, never a request that is served.
    */
   #noteHeadRequest(data: Buffer, start: number): void {
     const first = this.#headChunks?.[0] ?? data.subarray(start);
@@ -358,9 +360,8 @@ export class RequestParser {
    */
   #parseHead(head: string, bytes: Buffer, base: number): void {
     // Line structure and header fields are checked before the request line is
-    // cracked (Waitress's order), so those errors leave request.version at 1.0;
-    // a HEAD request is noted first, so that their page is sent without a body.
-    if (head.startsWith('HEAD ')) this.request.method = 'HEAD';
+    // cracked (Waitress's order), so those errors leave request.version at 1.0
+    // (and a HEAD request is noted from its bytes: #noteHeadRequest).
     const requestLineEnd = lineEnd(head, 0);
     this.#parseFieldLines(head, bytes, base, requestLineEnd + 2, head.length - 2);
     this.#parseRequestLine(head, bytes, base, requestLineEnd);

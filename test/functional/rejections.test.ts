@@ -145,6 +145,15 @@ describe('rejected input on the wire', () => {
     });
   }
 
+  it('a HEAD request refused for a header line, its head split over two reads, gets no page body either', async () => {
+    const ex = await send(srv.port, [`HEAD / HTTP/1.1\r\n${H}`, 'Bad Header: x\r\n\r\n'], { pieceDelay: 30 });
+    const raw = ex.raw.toString('latin1');
+    expect(raw.startsWith('HTTP/1.0 400 '), raw.slice(0, 20)).to.equal(true);
+    expect(raw.indexOf('\r\n\r\n') + 4, 'bytes after the head').to.equal(raw.length);
+    const ok = await send(srv.port, get('/still-serving'), { responses: 1 });
+    expect(ok.responses[0]!.status).to.equal(200);
+  });
+
   it('a request line longer than maxRequestHeaderSize gets 414 URI Too Long (RFC 9112 section 3), and the server keeps serving', async () => {
     for (const bytes of [`GET /${'a'.repeat(300 * 1024)} HTTP/1.1\r\n${H}\r\n`, `GET /${'a'.repeat(300 * 1024)}`]) {
       const ex = await send(srv.port, bytes);
