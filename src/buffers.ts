@@ -93,21 +93,11 @@ export class BodyBuffer {
     if (this.#fd === null && this.#length >= this.#overflow) this.#spill();
   }
 
-  /** Copy a small piece into the block (a new block starts with the small piece stored last, if any). */
+  /** Copy a small piece into the block, starting a new one as needed. */
   #gather(data: Buffer): void {
     let offset = 0;
     while (offset < data.length) {
-      if (this.#block === null) {
-        this.#block = Buffer.allocUnsafeSlow(BLOCK);
-        this.#blockUsed = 0;
-        const last = this.#fd === null ? this.#chunks[this.#chunks.length - 1] : undefined;
-        if (last !== undefined && last.length < BLOCK) {
-          // The small piece stored last (kept as given, or a block cut short) joins the new block.
-          this.#blockUsed = last.copy(this.#block);
-          this.#chunks.pop();
-          this.#stored -= last.length;
-        }
-      }
+      this.#block ??= Buffer.allocUnsafeSlow(BLOCK);
       const copied = data.copy(this.#block, this.#blockUsed, offset);
       this.#blockUsed += copied;
       offset += copied;
