@@ -20,7 +20,7 @@ import { runPrimary, workerControl } from './workers.js';
 /** Options that choose the listeners: given on the command line, they replace the ini file's. */
 const LISTENER_OPTIONS = ['listen', 'host', 'port', 'unixSocket', 'sockets'];
 /** The most a graceful exit waits for stdout and stderr (pipes) to take the last lines. */
-const STDOUT_FLUSH_MS = 5000;
+const OUTPUT_FLUSH_MS = 5000;
 
 interface Plan {
   cmd: CommandLine;
@@ -83,10 +83,10 @@ function onShutdownSignals(logger: Logger, close: () => Promise<void>): () => vo
     if (stopping) return;
     stopping = true;
     close().then(
-      () => exitAfterStdout(0),
+      () => exitWhenFlushed(0),
       (err: unknown) => {
         logger.error('Error while shutting down', err);
-        exitAfterStdout(1);
+        exitWhenFlushed(1);
       },
     );
   };
@@ -112,10 +112,10 @@ function onShutdownSignals(logger: Logger, close: () => Promise<void>): () => vo
  * Exit once stdout and stderr have taken what was written to them: through a pipe
  * their writes are asynchronous, and process.exit() would drop the access log's last
  * lines and the last log messages. A reader that has stalled is waited for
- * STDOUT_FLUSH_MS at most.
+ * OUTPUT_FLUSH_MS at most.
  */
-function exitAfterStdout(code: number): void {
-  const timer = setTimeout(() => process.exit(code), STDOUT_FLUSH_MS);
+function exitWhenFlushed(code: number): void {
+  const timer = setTimeout(() => process.exit(code), OUTPUT_FLUSH_MS);
   let waiting = 2;
   const flushed = () => {
     if (--waiting > 0) return;
