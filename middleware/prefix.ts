@@ -10,9 +10,11 @@
 // scheme with them; that stage already takes X-Forwarded-For/-Host/-Proto from
 // trusted proxies.
 
+import { parseBoolWord } from '../src/adjustments.js';
 import { InvalidOptionError } from '../src/errors.js';
-import { isPortNumber } from '../src/request-target.js';
+import { isPortNumber, isValidHost } from '../src/request-target.js';
 import type { App, Environ, Middleware } from '../src/types.js';
+import { pathForm } from '../src/url-prefix.js';
 
 export interface PrefixOptions {
   /** Where the app is mounted, e.g. '/blog'; trailing slashes are dropped, '/' (the default) means none. */
@@ -46,51 +48,80 @@ function stripTrailingSlashes(prefix: string): string {
 }
 
 /** How options are named in error messages: camelCase from code, snake_case from an ini file. */
-interface OptionNames {
-  readonly prefix: string;
-  readonly scheme: string;
-  readonly forcePort: string;
-}
+type OptionNames = { readonly [K in keyof PrefixOptions]-?: string };
 
-const API_NAMES: OptionNames = { prefix: 'prefix', scheme: 'scheme', forcePort: 'forcePort' };
-const INI_NAMES: OptionNames = { prefix: 'prefix', scheme: 'scheme', forcePort: 'force_port' };
+const API_NAMES: OptionNames = {
+  prefix: 'prefix',
+  scheme: 'scheme',
+  forcePort: 'forcePort',
+  translateForwardedServer: 'translateForwardedServer',
+};
+const INI_NAMES: OptionNames = {
+  prefix: 'prefix',
+  scheme: 'scheme',
+  forcePort: 'force_port',
+  translateForwardedServer: 'translate_forwarded_server',
+};
 
 /** PrefixOptions checked and normalised once, when the middleware is built. */
 interface ResolvedOptions {
+  /** In PATH_INFO's form (url-prefix.ts pathForm); '' for none. */
   readonly prefix: string;
   readonly scheme: string | null;
   readonly forcePort: string | null;
   readonly translate: boolean;
 }
 
-function resolveOptions(options: PrefixOptions, names: OptionNames): ResolvedOptions {
-  const prefix = stripTrailingSlashes(options.prefix ?? '/');
-  if (prefix !== '' && prefix.charCodeAt(0) !== SLASH) {
-    throw new InvalidOptionError(names.prefix, `${names.prefix} must start with '/', got ${JSON.stringify(options.prefix)}`);
-  }
+/** Options as they may come from JavaScript, JSON or the environment: each is checked, whatever its type. */
+type UncheckedOptions = { readonly [K in keyof PrefixOptions]?: unknown };
+
+function resolveOptions(options: UncheckedOptions, names: OptionNames): ResolvedOptions {
   return {
-    prefix,
+    prefix: options.prefix === undefined ? '' : checkPrefix(options.prefix, names.prefix),
     scheme: options.scheme === undefined ? null : checkScheme(options.scheme, names.scheme),
     forcePort: options.forcePort === undefined ? null : checkForcePort(options.forcePort, names.forcePort),
-    translate: options.translateForwardedServer ?? false,
+    translate: options.translateForwardedServer === undefined ? false : checkBool(options.translateForwardedServer, names.translateForwardedServer),
   };
 }
 
-function checkScheme(scheme: string, name: string): string {
-  const lower = scheme.toLowerCase();
+function checkPrefix(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw new InvalidOptionError(name, `${name} must be a string such as '/blog', got ${JSON.stringify(value)}`);
+  const prefix = stripTrailingSlashes(value);
+  if (prefix !== '' && prefix.charCodeAt(0) !== SLASH) {
+    throw new InvalidOptionError(name, `${name} must start with '/', got ${JSON.stringify(value)}`);
+  }
+  return pathForm(prefix);
+}
+
+function checkScheme(value: unknown, name: string): string {
+  const lower = typeof value === 'string' ? value.toLowerCase() : null;
   if (lower !== 'http' && lower !== 'https') {
-    throw new InvalidOptionError(name, `${name} must be http or https, got ${JSON.stringify(scheme)}`);
+    throw new InvalidOptionError(name, `${name} must be http or https, got ${JSON.stringify(value)}`);
   }
   return lower;
 }
 
-function checkForcePort(port: string | number, name: string): string {
-  const text = String(port);
+function checkForcePort(value: unknown, name: string): string {
+  const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : null;
   if (text === '') return text;
-  if (!isPortNumber(text)) {
-    throw new InvalidOptionError(name, `${name} must be a port number (1-65535) or '', got ${JSON.stringify(port)}`);
+  if (text === null || !isPortNumber(text)) {
+    throw new InvalidOptionError(name, `${name} must be a port number (1-65535) or '', got ${JSON.stringify(value)}`);
   }
   return text;
+}
+
+/**
+ * A boolean, or a word for one as garcon's own options take it ('false' from a config
+ * file must not mean true); not '', which PasteDeploy's asbool refuses too.
+ */
+function checkBool(value: unknown, name: string): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 1 || value === 0) return value === 1;
+  const parsed = typeof value === 'string' && value.trim() !== '' ? parseBoolWord(value) : undefined;
+  if (parsed === undefined) {
+    throw new InvalidOptionError(name, `${name}: ${JSON.stringify(value)} is not a boolean (use true/false, yes/no, on/off or 1/0)`);
+  }
+  return parsed;
 }
 
 /** PATH_INFO below the prefix: `/blog` owns `/blog` and `/blog/...` only; an empty result is '/'. */
@@ -127,16 +158,24 @@ function take(environ: Environ, key: string): string | null {
   return value;
 }
 
+/** A header element usable as a host: not empty, and uri-host [":" port] (a value like "evil, " is not). */
+function hostElement(element: string): string | null {
+  return element !== '' && isValidHost(element) ? element : null;
+}
+
 function translateForwardedHeaders(environ: Environ): void {
-  const server = take(environ, 'HTTP_X_FORWARDED_SERVER');
   // The last element: a proxy that appends (Apache's ProxyAddHeaders) puts a client's own value first.
-  if (server !== null) environ.SERVER_NAME = environ.HTTP_HOST = lastElement(server);
-  const host = take(environ, 'HTTP_X_FORWARDED_HOST');
-  if (host !== null) environ.HTTP_HOST = firstElement(host);
+  const serverValue = take(environ, 'HTTP_X_FORWARDED_SERVER');
+  const server = serverValue === null ? null : hostElement(lastElement(serverValue));
+  if (server !== null) environ.SERVER_NAME = environ.HTTP_HOST = server;
+  const hostValue = take(environ, 'HTTP_X_FORWARDED_HOST');
+  const host = hostValue === null ? null : hostElement(firstElement(hostValue));
+  if (host !== null) environ.HTTP_HOST = host;
   // The left-most hop is the client as the first proxy saw it; garcon's proxy stage has
   // already cut this header down to the hops of trusted proxies.
   const forwardedFor = take(environ, 'HTTP_X_FORWARDED_FOR');
-  if (forwardedFor !== null) environ.REMOTE_ADDR = firstElement(forwardedFor);
+  const client = forwardedFor === null ? '' : firstElement(forwardedFor);
+  if (client !== '') environ.REMOTE_ADDR = client;
   // X-Forwarded-Scheme first; X-Forwarded-Proto only when it is absent (and then left in place
   // if both came, as PasteDeploy does). Only http/https can become wsgi.url_scheme.
   const scheme = take(environ, 'HTTP_X_FORWARDED_SCHEME') ?? take(environ, 'HTTP_X_FORWARDED_PROTO');
@@ -154,6 +193,11 @@ function hostWithoutPort(host: string): string {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
+/** Without a Host (HTTP/1.0) the host is SERVER_NAME, as PEP 3333's URL reconstruction takes it; an IPv6 address in brackets. */
+function serverHost(name: string): string {
+  return name.includes(':') && !name.startsWith('[') ? `[${name}]` : name;
+}
+
 function applyPrefix(app: App, options: ResolvedOptions): App {
   const { prefix, scheme, forcePort, translate } = options;
   return (environ, startResponse) => {
@@ -162,7 +206,7 @@ function applyPrefix(app: App, options: ResolvedOptions): App {
     environ.SCRIPT_NAME = prefix;
     if (translate) translateForwardedHeaders(environ);
     if (forcePort !== null) {
-      const host = hostWithoutPort(typeof environ.HTTP_HOST === 'string' ? environ.HTTP_HOST : '');
+      const host = hostWithoutPort(typeof environ.HTTP_HOST === 'string' && environ.HTTP_HOST !== '' ? environ.HTTP_HOST : serverHost(environ.SERVER_NAME ?? ''));
       if (forcePort !== '') {
         environ.HTTP_HOST = `${host}:${forcePort}`;
         environ.SERVER_PORT = forcePort;
@@ -182,21 +226,15 @@ function applyPrefix(app: App, options: ResolvedOptions): App {
  * from the proxy's X-Forwarded-* headers. Throws InvalidOptionError for a bad option.
  */
 export function prefixMiddleware(app: App, options: PrefixOptions = {}): App {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', `prefixMiddleware's options must be an object, got ${JSON.stringify(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!Object.hasOwn(API_NAMES, key)) {
+      throw new InvalidOptionError(key, `Unknown option ${JSON.stringify(key)} for prefixMiddleware (it takes ${Object.keys(API_NAMES).join(', ')})`);
+    }
+  }
   return applyPrefix(app, resolveOptions(options, API_NAMES));
-}
-
-const TRUE_WORDS: ReadonlySet<string> = new Set(['true', 'yes', 'on', 'y', 't', '1']);
-const FALSE_WORDS: ReadonlySet<string> = new Set(['false', 'no', 'off', 'n', 'f', '0']);
-
-/** PasteDeploy's asbool: a known word or an error naming the key. */
-function parseBool(key: string, value: string): boolean {
-  const word = value.trim().toLowerCase();
-  if (TRUE_WORDS.has(word)) return true;
-  if (FALSE_WORDS.has(word)) return false;
-  throw new InvalidOptionError(
-    key,
-    `${key}: ${JSON.stringify(value)} is not a boolean (use true/yes/on/y/t/1 or false/no/off/n/f/0)`,
-  );
 }
 
 const FACTORY_KEYS: ReadonlySet<string> = new Set(['prefix', 'translate_forwarded_server', 'force_port', 'scheme']);
@@ -215,14 +253,12 @@ export function prefixFilterFactory(
       throw new InvalidOptionError(key, `Unknown option ${JSON.stringify(key)} for the prefix filter (it takes ${[...FACTORY_KEYS].join(', ')})`);
     }
   }
-  const options: PrefixOptions = {};
-  if (localConf.prefix !== undefined) options.prefix = localConf.prefix;
-  if (localConf.scheme !== undefined) options.scheme = localConf.scheme;
-  if (localConf.force_port !== undefined) options.forcePort = localConf.force_port.trim();
-  if (localConf.translate_forwarded_server !== undefined) {
-    options.translateForwardedServer = parseBool('translate_forwarded_server', localConf.translate_forwarded_server);
-  }
   // Checked now, so that a bad value fails while the ini file is loaded.
-  const resolved = resolveOptions(options, INI_NAMES);
+  const resolved = resolveOptions({
+    prefix: localConf.prefix,
+    scheme: localConf.scheme,
+    forcePort: localConf.force_port?.trim(),
+    translateForwardedServer: localConf.translate_forwarded_server,
+  }, INI_NAMES);
   return (app) => applyPrefix(app, resolved);
 }

@@ -9,8 +9,8 @@ import ipaddr from 'ipaddr.js';
 import { InvalidOptionError } from './errors.js';
 import { PROXY_FIELD_NAMES } from './header-names.js';
 import { createLogger, guardLogger, type LogLevel } from './logger.js';
-import { percentDecodePath } from './request-target.js';
 import type { Logger } from './types.js';
+import { pathForm } from './url-prefix.js';
 
 /** One resolved TCP listener address; `host` is numeric and has no brackets. */
 export interface ListenTarget {
@@ -231,7 +231,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('shutdownTimeout', 'number', 30, 'Seconds a graceful shutdown waits for requests in flight before closing them.', TIMER_SECONDS),
   row('accessLog', 'access-log', false, 'Log one line per request: on (through the logger on stdout) or to the given file.'),
   row('accessLogFormat', 'enum', 'combined', 'Access log line format: combined (Apache) or json.', { choices: ['combined', 'json'] }),
-  row('logLevel', 'enum', 'warn', 'Level of the default stderr logger: debug, info, warn, error or silent (garcon-serve uses info unless told).', {
+  row('logLevel', 'enum', 'warn', 'Level of the default stderr logger: debug, info, warn, error or silent (serve() defaults to warn).', {
     choices: ['debug', 'info', 'warn', 'error', 'silent'],
   }),
   row('logger', 'logger', null, 'Logger object with debug/info/warn/error methods (pino shape); default writes to stderr at logLevel.', {
@@ -303,7 +303,7 @@ const TRUE_WORDS = new Set(['t', 'true', 'y', 'yes', 'on', '1']);
 const FALSE_WORDS = new Set(['f', 'false', 'n', 'no', 'off', '0', '']);
 
 /** The boolean a switch word means, or undefined when it is not one. */
-function parseBoolWord(text: string): boolean | undefined {
+export function parseBoolWord(text: string): boolean | undefined {
   const word = text.trim().toLowerCase();
   if (TRUE_WORDS.has(word)) return true;
   if (FALSE_WORDS.has(word)) return false;
@@ -386,9 +386,7 @@ function castPrefix(spec: OptionSpec, value: unknown): string {
   while (start < end && text.charCodeAt(start) === 0x2f) start++;
   while (end > start && text.charCodeAt(end - 1) === 0x2f) end--;
   if (start === end) return '';
-  // Matched against PATH_INFO, which is percent-decoded bytes, one char each (latin-1): the
-  // prefix is put in that form, so '/a%20b' owns '/a%20b/x' and '/café' a browser's '/caf%C3%A9/x'.
-  return percentDecodePath(Buffer.from(`/${text.slice(start, end)}`, 'utf8').toString('latin1'));
+  return pathForm(`/${text.slice(start, end)}`);
 }
 
 function castSockets(spec: OptionSpec, value: unknown): PreboundSocket[] {

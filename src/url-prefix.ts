@@ -5,9 +5,20 @@
 
 import { InvalidOptionError } from './errors.js';
 import type { Adjuster } from './pipeline.js';
+import { percentDecodePath } from './request-target.js';
 import type { Environ } from './types.js';
 
 const SLASH = 0x2f;
+
+/**
+ * A prefix as written ('/café', '/my%20app') in the form PATH_INFO has: percent-decoded
+ * bytes, one char each (latin-1). Matched against PATH_INFO in that form, '/my%20app'
+ * owns '/my%20app/x' and '/café' a browser's '/caf%C3%A9/x', and SCRIPT_NAME is in the
+ * same encoding as PATH_INFO.
+ */
+export function pathForm(prefix: string): string {
+  return percentDecodePath(Buffer.from(prefix, 'utf8').toString('latin1'));
+}
 
 /**
  * Build the stage for a normalised prefix ('' or '/a/b', no trailing slash), or

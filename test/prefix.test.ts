@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { InvalidOptionError } from '../src/errors.js';
 import type { App, Environ, StartResponse } from '../src/types.js';
 import { prefixFilterFactory, prefixMiddleware, type PrefixOptions } from '../middleware/index.js';
+import { send, startServer } from './helpers/http.js';
 
 /** Run `environ` through the middleware and return what the app received. */
 function seen(options: PrefixOptions, extra: Record<string, string> = {}): Environ {
@@ -60,6 +61,33 @@ describe('prefixMiddleware', () => {
     it('rejects a prefix without a leading slash', () => {
       expect(() => prefixMiddleware(() => [], { prefix: 'james' })).to.throw(InvalidOptionError).with.property('option', 'prefix');
     });
+
+    it('matches PATH_INFO in its form: percent-decoded UTF-8 bytes, one char each, and sets SCRIPT_NAME so', () => {
+      const cafe = Buffer.from('/café', 'utf8').toString('latin1'); // what '/caf%C3%A9' decodes to
+      expect(seen({ prefix: '/café' }, { PATH_INFO: `${cafe}/a` })).to.include({ SCRIPT_NAME: cafe, PATH_INFO: '/a' });
+      expect(seen({ prefix: '/caf%C3%A9' }, { PATH_INFO: `${cafe}/a` })).to.include({ SCRIPT_NAME: cafe, PATH_INFO: '/a' });
+      expect(seen({ prefix: '/my%20app' }, { PATH_INFO: '/my app/a' })).to.include({ SCRIPT_NAME: '/my app', PATH_INFO: '/a' });
+      // A latin-1 character is not its own byte: '/caf%E9' is not '/café'.
+      expect(seen({ prefix: '/café' }, { PATH_INFO: '/caf\u00e9/a' })).to.include({ PATH_INFO: '/caf\u00e9/a' });
+    });
+
+    it('refuses options of the wrong type or unknown ones, naming them', () => {
+      const bad: [Record<string, unknown>, string][] = [
+        [{ prefix: 5 }, 'prefix'],
+        [{ scheme: 1 }, 'scheme'],
+        [{ forcePort: true }, 'forcePort'],
+        [{ forcePort: 80.5 }, 'forcePort'],
+        [{ translateForwardedServer: 'maybe' }, 'translateForwardedServer'],
+        [{ translateForwardedServer: {} }, 'translateForwardedServer'],
+        [{ forceport: 80 }, 'forceport'],
+        [{ toString: 'x' }, 'toString'],
+      ];
+      for (const [options, option] of bad) {
+        expect(() => prefixMiddleware(() => [], options as PrefixOptions), JSON.stringify(options))
+          .to.throw(InvalidOptionError).with.property('option', option);
+      }
+      expect(() => prefixMiddleware(() => [], null as unknown as PrefixOptions)).to.throw(InvalidOptionError).with.property('option', 'options');
+    });
   });
 
   describe('step 4: forwarded headers (translateForwardedServer: true)', () => {
@@ -109,6 +137,24 @@ describe('prefixMiddleware', () => {
       expect(env).not.to.have.property('HTTP_X_FORWARDED_SCHEME');
     });
 
+    it("reads translateForwardedServer as garcon's options do: the string 'false' is false", () => {
+      for (const off of ['false', 'no', '0', 0]) {
+        const env = seen({ translateForwardedServer: off as unknown as boolean }, { HTTP_X_FORWARDED_HOST: 'evil.example' });
+        expect(env.HTTP_HOST, String(off)).to.equal('backend:8080');
+      }
+      for (const on of ['true', 'yes', 1]) {
+        expect(seen({ translateForwardedServer: on as unknown as boolean }, { HTTP_X_FORWARDED_HOST: 'public.example' }).HTTP_HOST, String(on)).to.equal('public.example');
+      }
+    });
+
+    it('ignores an empty or malformed host element, and an empty client address', () => {
+      for (const value of ['', ' ', 'evil,', 'a b', 'x/y']) {
+        const env = seen(on, { HTTP_X_FORWARDED_SERVER: value, HTTP_X_FORWARDED_HOST: value.split('').reverse().join(''), HTTP_X_FORWARDED_FOR: ' , 1.2.3.4' });
+        expect([env.SERVER_NAME, env.HTTP_HOST, env.REMOTE_ADDR], JSON.stringify(value)).to.deep.equal(['garcon.invalid', 'backend:8080', '127.0.0.1']);
+        expect(env).not.to.have.property('HTTP_X_FORWARDED_SERVER');
+      }
+    });
+
     it('translateForwardedServer false leaves every header and key alone', () => {
       const headers = {
         HTTP_X_FORWARDED_SERVER: 's',
@@ -146,15 +192,20 @@ describe('prefixMiddleware', () => {
       expect(seen({ forcePort: '' }, { HTTP_HOST: '[2001:db8::1]' }).HTTP_HOST).to.equal('[2001:db8::1]');
     });
 
-    it('copes with a missing HTTP_HOST or an unclosed bracket', () => {
+    it('copes with an unclosed bracket', () => {
       expect(seen({ forcePort: 8000 }, { HTTP_HOST: '[::1' }).HTTP_HOST).to.equal('[::1:8000');
+    });
+
+    it('without a Host (HTTP/1.0) builds HTTP_HOST from SERVER_NAME, an IPv6 address in brackets', () => {
+      expect(seen({ forcePort: 8443, scheme: 'https' }, { HTTP_HOST: '' }).HTTP_HOST).to.equal('garcon.invalid:8443');
+      expect(seen({ forcePort: '' }, { HTTP_HOST: '', SERVER_NAME: '2001:db8::1' }).HTTP_HOST).to.equal('[2001:db8::1]');
       let received: Environ | null = null;
       const app = prefixMiddleware((environ) => {
         received = environ;
         return [];
       }, { forcePort: 8000 });
-      void app({ PATH_INFO: '/', SCRIPT_NAME: '', 'wsgi.url_scheme': 'http' } as unknown as Environ, (() => () => undefined) as StartResponse);
-      expect(received).to.have.property('HTTP_HOST', ':8000');
+      void app({ PATH_INFO: '/', SCRIPT_NAME: '', SERVER_NAME: 'name.example', 'wsgi.url_scheme': 'http' } as unknown as Environ, (() => () => undefined) as StartResponse);
+      expect(received).to.have.property('HTTP_HOST', 'name.example:8000');
     });
 
     it('works on the host taken from X-Forwarded-Host', () => {
@@ -180,6 +231,24 @@ describe('prefixMiddleware', () => {
     it('rejects a scheme other than http/https', () => {
       expect(() => prefixMiddleware(() => [], { scheme: 'ftp' })).to.throw(InvalidOptionError).with.property('option', 'scheme');
     });
+  });
+
+  it("over a socket: a browser's /caf%C3%A9/a under prefix '/café' reaches the app as the urlPrefix option would give it", async () => {
+    const show: App = (environ, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      return [Buffer.from(`${environ.SCRIPT_NAME}|${environ.PATH_INFO}`, 'latin1')];
+    };
+    const viaMiddleware = await startServer(prefixMiddleware(show, { prefix: '/café' }));
+    const viaOption = await startServer(show, { urlPrefix: '/café' });
+    try {
+      const request = 'GET /caf%C3%A9/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+      const [middleware, option] = await Promise.all([send(viaMiddleware.port, request), send(viaOption.port, request)]);
+      expect(middleware.responses[0]?.body.toString('hex')).to.equal(Buffer.from('/caf\xc3\xa9|/a', 'latin1').toString('hex'));
+      expect(middleware.responses[0]?.body.toString('hex')).to.equal(option.responses[0]?.body.toString('hex'));
+    } finally {
+      await viaMiddleware.close();
+      await viaOption.close();
+    }
   });
 
   it('returns what the app returns', () => {
