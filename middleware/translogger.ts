@@ -11,6 +11,7 @@
 // does the same job without a middleware, and counts the bytes really sent.
 
 import { apacheTime, dash, escapeLogField, field } from '../src/access-log.js';
+import { parseBoolWord } from '../src/adjustments.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { splitPercentFormat } from '../src/percent-format.js';
 import { parseContentLength } from '../src/response-head.js';
@@ -57,7 +58,11 @@ function quotePath(path: string): string {
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
     const safe = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2f || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
-    out += safe ? path[i] : `%${(c & 0xff).toString(16).toUpperCase().padStart(2, '0')}`;
+    if (safe) out += path[i];
+    else if (c <= 0xff) out += `%${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    // Not a byte: text an app or a filter put there; its UTF-8 bytes are what a URL would carry.
+    else out += encodeURIComponent(String.fromCodePoint(path.codePointAt(i)!)).replace(/[a-f]/g, (x) => x.toUpperCase());
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < path.length) i++; // the pair's second half went out with it
   }
   return out;
 }
@@ -96,10 +101,32 @@ function writerOf(logger: TransLoggerOptions['logger']): (line: string) => void 
   return (line) => logger.info(line);
 }
 
+const OPTION_NAMES: ReadonlySet<string> = new Set(['logger', 'format']);
+
+/** Options checked when the middleware is built: a wrong type would otherwise log empty lines, or nothing. */
+function checkOptions(options: unknown): TransLoggerOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', `transLogger's options must be an object, got ${JSON.stringify(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.has(key)) throw new InvalidOptionError(key, `Unknown option ${JSON.stringify(key)} for transLogger (it takes logger and format)`);
+  }
+  const { logger, format } = options as Record<string, unknown>;
+  if (format !== undefined && typeof format !== 'string') {
+    throw new InvalidOptionError('format', `format must be a string, got ${JSON.stringify(format)}`);
+  }
+  const isLogger = typeof logger === 'object' && logger !== null && typeof (logger as Logger).info === 'function';
+  if (logger !== undefined && typeof logger !== 'function' && !isLogger) {
+    throw new InvalidOptionError('logger', `logger must be a function or an object with an info() method, got ${JSON.stringify(logger)}`);
+  }
+  return options as TransLoggerOptions;
+}
+
 /** Wrap `app` so that every response is logged as TransLogger logs it. */
 export function transLogger(app: App, options: TransLoggerOptions = {}): App {
-  const format = compileFormat(options.format ?? DEFAULT_FORMAT, 'format');
-  const write = writerOf(options.logger);
+  const checked = checkOptions(options);
+  const format = compileFormat(checked.format ?? DEFAULT_FORMAT, 'format');
+  const write = writerOf(checked.logger);
   return (environ, startResponse) => {
     const received = new Date();
     // The request as it came to this filter, as Paste does: the app and the filters
@@ -147,7 +174,7 @@ export function transLoggerFilterFactory(
   localConf: Readonly<Record<string, string>>,
 ): Middleware {
   for (const [key, value] of Object.entries(localConf)) {
-    if (key === 'setup_console_handler' && !['true', 'yes', 'on', 'y', 't', '1'].includes(value.trim().toLowerCase())) {
+    if (key === 'setup_console_handler' && parseBoolWord(value) !== true) {
       throw new InvalidOptionError(key, `${key}: garcon has no logging configuration to send TransLogger's lines to: leave it on (stderr), or use garcon's access_log option`);
     }
     if (!FACTORY_KEYS.has(key)) {

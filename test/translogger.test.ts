@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { TRANSLOGGER_FIELDS, transLogger } from '../middleware/index.js';
+import { TRANSLOGGER_FIELDS, transLogger, type TransLoggerOptions } from '../middleware/index.js';
 import { InvalidOptionError } from '../src/errors.js';
 import type { App, Environ, StartResponse } from '../src/types.js';
 import { send, startServer } from './helpers/http.js';
@@ -67,6 +67,25 @@ describe('transLogger (Paste TransLogger)', () => {
   it('refuses an unknown field or a bare % in the format when it is built', () => {
     expect(() => transLogger(app, { format: '%(host)s' })).to.throw(InvalidOptionError, /has "%\(host\)s"/);
     expect(() => transLogger(app, { format: '50% off' })).to.throw(InvalidOptionError, /has "% "/);
+  });
+
+  it('refuses options of the wrong type or unknown ones when it is built, naming them', () => {
+    const bad: [unknown, string][] = [
+      [{ format: 5 }, 'format'],
+      [{ logger: 5 }, 'logger'],
+      [{ logger: { warn() {} } }, 'logger'],
+      [{ loger: () => undefined }, 'loger'],
+      [null, 'options'],
+    ];
+    for (const [options, option] of bad) {
+      expect(() => transLogger(app, options as TransLoggerOptions), JSON.stringify(options)).to.throw(InvalidOptionError).with.property('option', option);
+    }
+  });
+
+  it('logs text above U+00FF in SCRIPT_NAME or PATH_INFO as its UTF-8 bytes', () => {
+    const lines: string[] = [];
+    run(transLogger(app, { logger: (line) => lines.push(line), format: '%(REQUEST_URI)s' }), environ({ SCRIPT_NAME: '/\u20ac', PATH_INFO: '/\u{1F600}', QUERY_STRING: '' }));
+    expect(lines).to.deep.equal(['/%E2%82%AC/%F0%9F%98%80']);
   });
 
   it('escapes client text, so a request cannot write a line of its own', () => {
