@@ -3,12 +3,16 @@
 
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { app as echo } from '../../fixtures/echo.js';
 import { send, startServer, type Running } from '../helpers/http.js';
 import {
   CLIENT_ADDRESS,
   PROXY_HEADERS,
   PUBLIC_HOST,
+  ROOT,
+  checkApacheSyntax,
   environOf,
   request,
   requestUrl,
@@ -119,5 +123,16 @@ describe('Apache httpd in front of garcon (apache/garcon.conf)', function () {
     }
     // One child process with 8 threads: at most one pooled connection per thread.
     expect(peerPorts.size).to.be.at.most(8);
+  });
+});
+
+describe("README's Apache example", () => {
+  it('passes apache2 -t as it is printed (Apache has no trailing comments: one would be taken as arguments)', function () {
+    const apache = requireBinary(this, 'apache2');
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const block = /^```apache\n([\s\S]*?)^```$/m.exec(readme)?.[1];
+    expect(block, 'an ```apache block in README.md').to.be.a('string');
+    const { ok, output } = checkApacheSyntax(apache, block!);
+    expect(ok, output).to.equal(true);
   });
 });

@@ -273,8 +273,43 @@ export async function startNginx(binary: string, site: NginxSite): Promise<Daemo
 const APACHE_MODULES = '/usr/lib/apache2/modules';
 
 /**
- * Start Apache httpd in the foreground with its own minimal server config (temp
- * ServerRoot, pid file, logs, runtime dir; mpm_event; the proxy modules) that
+ * A minimal server config for Debian's apache2 in `dir` (temp ServerRoot, pid file, logs,
+ * runtime dir; mpm_event; the proxy modules) listening on 127.0.0.1:`port` and including
+ * `site`; returns its path.
+ */
+function writeApacheConfig(dir: string, port: number, site: string): string {
+  const load = (name: string, file: string) => `LoadModule ${name}_module ${APACHE_MODULES}/${file}`;
+  const file = path.join(dir, 'httpd.conf');
+  fs.writeFileSync(file, [
+    `ServerRoot ${dir}`,
+    `PidFile ${path.join(dir, 'httpd.pid')}`,
+    `DefaultRuntimeDir ${dir}`,
+    `ErrorLog ${path.join(dir, 'error.log')}`,
+    'LogLevel warn',
+    load('mpm_event', 'mod_mpm_event.so'),
+    load('authz_core', 'mod_authz_core.so'),
+    load('headers', 'mod_headers.so'),
+    load('proxy', 'mod_proxy.so'),
+    load('proxy_http', 'mod_proxy_http.so'),
+    // httpd will not serve as root: its child takes this user, and needs no file of ours.
+    process.getuid?.() === 0 ? 'User nobody\nGroup nogroup' : '',
+    // One child with a few threads: enough for sequential tests, light on a shared machine.
+    'StartServers 1',
+    'ServerLimit 1',
+    'ThreadsPerChild 8',
+    'MaxRequestWorkers 8',
+    'MinSpareThreads 1',
+    'MaxSpareThreads 16',
+    `Listen 127.0.0.1:${port}`,
+    'ServerName localhost',
+    `Include ${site}`,
+    '',
+  ].join('\n'));
+  return file;
+}
+
+/**
+ * Start Apache httpd in the foreground with its own minimal server config that
  * includes nginx/apache/garcon.conf as shipped, its ${...} placeholders given
  * through the environment as Apache reads them.
  */
@@ -282,38 +317,25 @@ export async function startApache(binary: string, values: Record<string, string>
   const dir = makeTempDir('apache');
   try {
     const port = await freePort();
-    const errorLog = path.join(dir, 'error.log');
-    const load = (name: string, file: string) => `LoadModule ${name}_module ${APACHE_MODULES}/${file}`;
-    fs.writeFileSync(path.join(dir, 'httpd.conf'), [
-      `ServerRoot ${dir}`,
-      `PidFile ${path.join(dir, 'httpd.pid')}`,
-      `DefaultRuntimeDir ${dir}`,
-      `ErrorLog ${errorLog}`,
-      'LogLevel warn',
-      load('mpm_event', 'mod_mpm_event.so'),
-      load('authz_core', 'mod_authz_core.so'),
-      load('headers', 'mod_headers.so'),
-      load('proxy', 'mod_proxy.so'),
-      load('proxy_http', 'mod_proxy_http.so'),
-      // httpd will not serve as root: its child takes this user, and needs no file of ours.
-      process.getuid?.() === 0 ? 'User nobody\nGroup nogroup' : '',
-      // One child with a few threads: enough for sequential tests, light on a shared machine.
-      'StartServers 1',
-      'ServerLimit 1',
-      'ThreadsPerChild 8',
-      'MaxRequestWorkers 8',
-      'MinSpareThreads 1',
-      'MaxSpareThreads 16',
-      `Listen 127.0.0.1:${port}`,
-      'ServerName localhost',
-      `Include ${path.join(NGINX_DIR, 'apache', 'garcon.conf')}`,
-      '',
-    ].join('\n'));
+    const config = writeApacheConfig(dir, port, path.join(NGINX_DIR, 'apache', 'garcon.conf'));
     const env = { ...process.env, APACHE_VHOST: `127.0.0.1:${port}`, APACHE_SERVER_NAME: PUBLIC_HOST, ...values };
-    return await startDaemon(binary, ['-f', path.join(dir, 'httpd.conf'), '-DFOREGROUND'], env, dir, port, errorLog);
+    return await startDaemon(binary, ['-f', config, '-DFOREGROUND'], env, dir, port, path.join(dir, 'error.log'));
   } catch (err) {
     removeTempDir(dir);
     throw err;
+  }
+}
+
+/** `apache2 -t` on `site` (text of a site config) inside the minimal server config: Apache's verdict and its output. */
+export function checkApacheSyntax(binary: string, site: string): { ok: boolean; output: string } {
+  const dir = makeTempDir('apache-syntax');
+  try {
+    const file = path.join(dir, 'site.conf');
+    fs.writeFileSync(file, site);
+    const result = spawnSync(binary, ['-t', '-f', writeApacheConfig(dir, 1, file)], { encoding: 'utf8' });
+    return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
+  } finally {
+    removeTempDir(dir);
   }
 }
 
