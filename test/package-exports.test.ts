@@ -3,6 +3,7 @@
 
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -32,5 +33,23 @@ describe('package entry points', () => {
       "const g = require('garcon'); const m = require('garcon/middleware');" +
       'console.log([g.serve, g.createServer, g.InvalidOptionError, m.prefixMiddleware].map((f) => typeof f).join())']);
     expect(out).to.equal('function,function,function,function');
+  });
+});
+
+describe('the published file list (npm pack)', () => {
+  const packed = (): string[] => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((file) => file.path);
+  };
+
+  it('ships every file README.md links to, and no Docker file (they build from a checkout of the repository)', function () {
+    this.timeout(30_000);
+    const files = packed();
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    for (const name of ['SECURITY.md', 'nginx/apache/garcon.conf', 'nginx/proxy-headers.conf']) {
+      expect(readme, name).to.include(name);
+      expect(files, name).to.include(name);
+    }
+    expect(files.filter((file) => /Dockerfile|docker-compose/.test(file))).to.deep.equal([]);
   });
 });
