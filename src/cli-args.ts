@@ -57,6 +57,9 @@ function flagsOf(spec: OptionSpec): Flag[] {
   return [{ long, arity: 'value', target: spec.name }];
 }
 
+/** Defaults garcon-serve uses in place of serve()'s: a server run from a shell says what it does. */
+export const CLI_DEFAULTS: Readonly<Record<string, string>> & { readonly logLevel: string } = { logLevel: 'info' };
+
 const FLAGS: readonly Flag[] = [...RUNNER_FLAGS, ...OPTIONS.flatMap(flagsOf)];
 
 /** The flag `--name` means: an exact name, else the only flag it is a prefix of (getopt). */
@@ -126,6 +129,10 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   }
   if (listen.length > 0) result.options.listen = listen.join(' ');
   const positional = argv.slice(i);
+  const late = positional.slice(1).find((arg) => arg.startsWith('-') && arg !== '-');
+  if (late !== undefined && argv[i - 1] !== '--') {
+    throw new CommandLineError(`Options must come before MODULE:EXPORT: ${late} came after ${positional[0]}`);
+  }
   if (positional.length > 1 || (positional.length === 1 && result.app !== null)) {
     throw new CommandLineError('Provide only one application');
   }
@@ -177,7 +184,7 @@ export function usage(prog = 'garcon-serve'): string {
   for (const spec of OPTIONS) {
     if (spec.flag === null) continue;
     lines.push(`  ${flagUsage(spec)}`);
-    const def = describeDefault(spec);
+    const def = CLI_DEFAULTS[spec.name] ?? describeDefault(spec);
     lines.push(`      ${spec.help}${spec.kind === 'bool' ? ` Default: ${spec.default ? 'on' : 'off'}.` : def ? ` Default: ${def}.` : ''}`);
   }
   return lines.join('\n') + '\n';

@@ -9,7 +9,7 @@
 import cluster from 'node:cluster';
 import { findOption, makeAdjustments } from './adjustments.js';
 import { loadAppTarget, loadIniApp, splitConfigSpec } from './app-loader.js';
-import { parseCommandLine, usage, type CommandLine } from './cli-args.js';
+import { CLI_DEFAULTS, parseCommandLine, usage, type CommandLine } from './cli-args.js';
 import { AppResolutionError, CommandLineError, GarconError, InvalidOptionError, ListenError } from './errors.js';
 import { readIni, serverOptionsFromIni, serverSection, where, type IniFile } from './ini.js';
 import { createLogger } from './logger.js';
@@ -62,7 +62,7 @@ function plan(argv: readonly string[]): Plan {
   const fromIni = new Set(Object.keys(options).filter((o) => !(o in cmd.options)));
   options = { ...options, ...cmd.options };
   // As waitress-serve: the command line shows info messages unless told otherwise.
-  options.logLevel ??= 'info';
+  options.logLevel ??= CLI_DEFAULTS.logLevel;
   if (cmd.app === null && ini === null) throw new CommandLineError('Specify an application');
   return { cmd, ini, appName, options, fromIni };
 }
@@ -158,7 +158,8 @@ function ignoreStreamError(): void {
 function placeOf(name: string, p: Plan): string | null {
   const spec = findOption(name);
   if (spec === undefined) return null;
-  if (name in p.cmd.options) return spec.flag;
+  // A switch turned off was typed --no-NAME.
+  if (name in p.cmd.options) return spec.kind === 'bool' && p.cmd.options[name] === 'false' ? `--no-${spec.flag!.slice(2)}` : spec.flag;
   if (p.ini !== null && p.fromIni.has(name)) return where(p.ini.file, serverSection(p.ini, p.appName) ?? 'server:main', spec.snake);
   return null;
 }

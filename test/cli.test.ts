@@ -67,8 +67,9 @@ describe('garcon-serve', () => {
     });
 
     it('stops at the first positional argument and at --', () => {
-      expect(parseError(['app:x', '--port=80'])).to.equal('Provide only one application');
+      expect(parseError(['app:x', '--port=80'])).to.equal('Options must come before MODULE:EXPORT: --port=80 came after app:x');
       expect(parseCommandLine(['--', '--weird:app']).app).to.equal('--weird:app');
+      expect(parseError(['--', 'a:b', '--c'])).to.equal('Provide only one application');
     });
 
     it('lets a value flag swallow the next argument (so no app is left)', () => {
@@ -96,6 +97,8 @@ describe('garcon-serve', () => {
       expect(text).to.include('  --ipv6, --no-ipv6\n');
       expect(text).to.include('--threads=THREADS\n      Most requests running inside the app at once in one process; the rest wait in a queue. Default: 4.\n');
       expect(text).to.include('Default: 600.');
+      // garcon-serve's own default, not serve()'s.
+      expect(text).to.match(/--log-level=LOG_LEVEL\n[^\n]*Default: info\.\n/);
     });
   });
 
@@ -226,11 +229,17 @@ describe('garcon-serve', () => {
     });
 
     it('a bad option value or a conflict: exit 1 naming the option', async () => {
-      const [a, b] = [run(['--threads=0', 'cli-apps.js:app']), run(['--listen=127.0.0.1:0', '--port=1', 'cli-apps.js:app'])];
+      const [a, b, c] = [
+        run(['--threads=0', 'cli-apps.js:app']),
+        run(['--listen=127.0.0.1:0', '--port=1', 'cli-apps.js:app']),
+        run(['--listen=127.0.0.1:0', '--no-ipv4', '--no-ipv6', 'cli-apps.js:app']),
+      ];
       expect((await finished(a)).code).to.equal(1);
       expect(a.stderr()).to.equal('Error: --threads: Invalid value for option "threads": "0" must be at least 1\n');
       expect((await finished(b)).code).to.equal(1);
       expect(b.stderr()).to.equal('Error: Options "host" and "port" may not be set together with "listen" (set by --port and --listen)\n');
+      expect((await finished(c)).code).to.equal(1);
+      expect(c.stderr()).to.equal('Error: Options "ipv4" and "ipv6" may not both be false (set by --no-ipv4 and --no-ipv6)\n');
     });
 
     it('serves a module export, then exits 0 on SIGTERM', async () => {
