@@ -83,6 +83,7 @@ export type OptionKind =
   | 'bool'
   | 'string'
   | 'nullable-string'
+  | 'ident'
   | 'trust-list'
   | 'list'
   | 'set'
@@ -219,7 +220,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('maxRequestHeaderSize', 'int', 262144, 'Largest request line plus headers, in bytes (larger gets 431, or 414 when the request line alone is that long).', SIZE),
   row('maxRequestBodySize', 'int', 1073741824, 'Largest request body, in bytes (larger gets 413).', SIZE),
   row('exposeTracebacks', 'bool', false, 'Put the stack trace of an app error into the 500 response body.'),
-  row('ident', 'nullable-string', 'garcon', 'Server header and SERVER_SOFTWARE value; empty sends no Server header.'),
+  row('ident', 'ident', 'garcon', 'Server header and SERVER_SOFTWARE value; empty sends no Server header.'),
   row('asyncoreLoopTimeout', 'number', 1, 'Accepted for Waitress compatibility and ignored (Node has no select() loop to tune).', SECONDS),
   row('asyncoreUsePoll', 'bool', false, 'Accepted for Waitress compatibility and ignored.'),
   row('unixSocket', 'nullable-string', null, 'Path of a Unix socket to listen on instead of TCP.'),
@@ -328,6 +329,18 @@ function castString(spec: OptionSpec, value: unknown): string {
 function castNullableString(spec: OptionSpec, value: unknown): string | null {
   if (value === null) return null;
   return castString(spec, value) || null;
+}
+
+/**
+ * ident goes into every response head as it is (Server, Via): a CR or LF in it would
+ * write headers of its own, so it holds visible ASCII and inner spaces only.
+ */
+function castIdent(spec: OptionSpec, value: unknown): string | null {
+  const ident = castNullableString(spec, value);
+  if (ident !== null && !/^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/.test(ident)) {
+    throw invalid(spec, value, 'may hold only visible ASCII characters and single spaces between them (it is sent as the Server header)');
+  }
+  return ident;
 }
 
 /** trustedProxy: a comma-separated string (kept as given) or a list of entries (joined with commas); none is null. */
@@ -443,6 +456,8 @@ export function castOption(spec: OptionSpec, value: unknown): unknown {
       return castString(spec, value);
     case 'nullable-string':
       return castNullableString(spec, value);
+    case 'ident':
+      return castIdent(spec, value);
     case 'trust-list':
       return castTrustList(spec, value);
     case 'list':

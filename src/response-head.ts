@@ -3,7 +3,7 @@
 // (PEP 3333) and every byte is checked so no header can be split or injected.
 
 import { AppContractError } from './errors.js';
-import { HOP_BY_HOP_NAMES, isFieldValueByte, isToken, trimOws } from './header-names.js';
+import { HOP_BY_HOP_NAMES, TCHAR, isFieldValueByte, isToken, trimOws } from './header-names.js';
 
 /** Headers only the server may set (RFC 9110 section 7.6.1, PEP 3333), lower-cased. */
 const HOP_BY_HOP = new Set<string>(HOP_BY_HOP_NAMES.map((name) => name.toLowerCase()));
@@ -216,8 +216,16 @@ export function serializeHead(app: AppHead, framing: Framing): string {
   // section 7.6.3: the protocol version it got, then its name); with no ident, in neither.
   if (!app.hasServer) {
     if (framing.ident) head += `Server: ${framing.ident}\r\n`;
-  } else if (framing.ident) {
-    head += `Via: ${framing.version} ${framing.ident}\r\n`;
+  } else {
+    const name = framing.ident === null ? '' : viaName(framing.ident);
+    if (name !== '') head += `Via: ${framing.version} ${name}\r\n`;
   }
   return head + '\r\n';
+}
+
+/** Via names the server with a token (RFC 9110 section 7.6.3): an ident's leading one, 'garcon' of 'garcon/1.0 (linux)'. */
+function viaName(ident: string): string {
+  let end = 0;
+  while (end < ident.length && TCHAR[ident.charCodeAt(end)] === 1) end++;
+  return ident.slice(0, end);
 }

@@ -141,6 +141,12 @@ describe('serializeHead', () => {
     expect(serializeHead(head, { ...framing, date: 'E', ident: 'other' })).to.equal('HTTP/1.1 200 OK\r\nDate: E\r\nServer: other\r\n\r\n');
   });
 
+  it("names the ident's leading token in Via (a token there, RFC 9110 section 7.6.3), nobody when it has none", () => {
+    const served = validateAppHead('200 OK', [['Server', 'app']]);
+    expect(serializeHead(served, { ...framing, ident: 'garcon/0.1 (linux)' })).to.equal('HTTP/1.1 200 OK\r\nServer: app\r\nDate: D\r\nVia: 1.1 garcon\r\n\r\n');
+    expect(serializeHead(served, { ...framing, ident: '(x)' })).to.equal('HTTP/1.1 200 OK\r\nServer: app\r\nDate: D\r\n\r\n');
+  });
+
   it('keeps the app Date and Server, handles a bare code, and names nobody in Via with no ident', () => {
     const head = validateAppHead('200', [['Date', 'mine'], ['Server', 'app']]);
     expect(serializeHead(head, { ...framing, ident: null, connection: 'close' })).to.equal(

@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { app as echo } from '../../fixtures/echo.js';
 import { app as streaming } from '../../fixtures/streaming.js';
+import { InvalidOptionError } from '../../src/errors.js';
 import type { App } from '../../src/types.js';
 import { get, send, startServer, type Running } from '../helpers/http.js';
 
@@ -157,6 +158,30 @@ describe('keep-alive and framing', () => {
     expect(plain!.headers.date).to.match(/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
     expect(own!.headers.server).to.equal('mine');
     expect(own!.headers.via).to.equal('1.1 garcon'); // RFC 9110 section 7.6.3: protocol, then name
+  });
+
+  it('an ident with a product version: Server is the whole ident, Via its leading token', async () => {
+    const versioned = await startServer(statusApp, { ident: 'garcon/0.1 (linux)' });
+    try {
+      const ex = await send(versioned.port, get('/') + get('/own-server'), { responses: 2 });
+      expect(ex.responses[0]!.headers.server).to.equal('garcon/0.1 (linux)');
+      expect(ex.responses[1]!.headers.via).to.equal('1.1 garcon');
+    } finally {
+      await versioned.close();
+    }
+  });
+
+  it('refuses at start-up an ident that would write a header of its own (CR, LF) or is not visible ASCII', async () => {
+    for (const ident of ['a\r\nX-Injected: 1', 'a\nb', 'caf\u00e9', ' lead', 'two  spaces', 'tab\there']) {
+      let error: unknown = null;
+      try {
+        const started = await startServer(echo, { ident });
+        await started.close();
+      } catch (err) {
+        error = err;
+      }
+      expect(error, JSON.stringify(ident)).to.be.instanceOf(InvalidOptionError).with.property('option', 'ident');
+    }
   });
 
   it('ident "" suppresses the Server header and SERVER_SOFTWARE is empty', async () => {
