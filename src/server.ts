@@ -113,6 +113,11 @@ export class GarconServer implements ChannelHost {
       throw new InvalidOptionError('app', `The application must be a function (environ, startResponse), got ${app === null ? 'null' : typeof app}`);
     }
     const adj = makeAdjustments(options as Record<string, unknown>);
+    if (adj.workers > 1 && !cluster.isWorker) {
+      // Forking re-runs the process's main module, which only garcon-serve knows to be safe:
+      // serving one process while wsgi.multiprocess says several would mislead the app.
+      throw new InvalidOptionError('workers', `workers=${adj.workers} runs processes only from garcon-serve (--workers); from your own code, fork with node:cluster and call serve() in each worker (cluster.isWorker), whose listeners the workers then share`);
+    }
     this.adjustments = adj;
     this.logger = adj.logger;
     this.#app = app;
@@ -123,7 +128,7 @@ export class GarconServer implements ChannelHost {
       maxRequestBodySize: adj.maxRequestBodySize,
       inbufOverflow: adj.inbufOverflow,
     };
-    this.#environSettings = { serverName: adj.serverName, urlScheme: adj.urlScheme, ident: adj.ident, multiprocess: adj.workers > 1 };
+    this.#environSettings = { serverName: adj.serverName, urlScheme: adj.urlScheme, ident: adj.ident, multiprocess: cluster.isWorker };
     this.#taskSettings = {
       ident: adj.ident,
       exposeTracebacks: adj.exposeTracebacks,

@@ -502,6 +502,7 @@ describe('garcon-serve', () => {
       const span = (body: string) => /from (\d+) to (\d+)/.exec(body)!.slice(1).map(Number) as [number, number];
       const [[aStart, aEnd], [bStart, bEnd]] = [span(a.body), span(b.body)];
       expect(aStart < bEnd && bStart < aEnd, `${a.body} / ${b.body}`).to.equal(true);
+      expect(a.body).to.include('multiprocess=true');
       expect(r.stdout().match(/Serving on/g)).to.have.length(1);
       r.child.kill('SIGTERM');
       expect(await finished(r)).to.deep.equal({ code: 0, signal: null });

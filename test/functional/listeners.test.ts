@@ -233,6 +233,27 @@ describe('listeners', () => {
     expect(server.addresses).to.deep.equal([]);
   });
 
+  it('workers > 1 from serve() outside a cluster worker: a clear InvalidOptionError, not one process claiming to be several', async () => {
+    for (const make of [() => createServer(echo, { workers: 2 }), () => serve(echo, { listen: '127.0.0.1:0', workers: '3' })]) {
+      let error: unknown;
+      try {
+        await make();
+      } catch (err) {
+        error = err;
+      }
+      expect(error).to.be.instanceOf(InvalidOptionError).with.property('option', 'workers');
+      expect((error as Error).message).to.match(/only from garcon-serve .* node:cluster/);
+    }
+    const single = await serve(echo, { listen: '127.0.0.1:0', workers: 1 });
+    try {
+      const port = (single.addresses[0] as net.AddressInfo).port;
+      const ex = await send(port, get('/'), { responses: 1 });
+      expect(envOf(ex.responses[0]!.body)['wsgi.multiprocess']).to.equal(false);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('close() while listen() is binding: listen() rejects with ServerClosedError and nothing stays bound', async () => {
     const server = createServer(echo, { listen: 'localhost:0', logger: recordingLogger() });
     const listening = server.listen(); // resolves the name first: close() comes in meanwhile
