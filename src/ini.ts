@@ -68,6 +68,11 @@ export class IniFile {
     return out;
   }
 
+  /** Keys `section` sets that [DEFAULT] sets too: section() leaves them out. */
+  shadowedKeys(section: string): string[] {
+    return [...(this.#raw.get(section)?.keys() ?? [])].filter((key) => this.#rawDefaults.has(key));
+  }
+
   /** Resolve %(name)s references (section keys first, then defaults); %% is a literal %. */
   #interpolate(section: string, key: string, entries: Map<string, Entry>, depth: number): string {
     const entry = entries.get(key) ?? this.#rawDefaults.get(key);
@@ -198,6 +203,15 @@ export function serverOptionsFromIni(ini: IniFile, name = 'main', listenerGiven 
       throw new ConfigFileError(`${ini.file} has no ${wanted} section: add one (with listen = HOST:PORT), or give --listen on the command line`);
     }
   } else {
+    // The server reads no global conf (nor did Waitress's paste entry point): a key that
+    // [DEFAULT] also sets would be dropped, and a dropped listen binds every address.
+    const shadowed = ini.shadowedKeys(sectionName)[0];
+    if (shadowed !== undefined) {
+      throw new ConfigFileError(
+        `${where(ini.file, sectionName, shadowed)}: [DEFAULT] sets ${shadowed} too, and PasteDeploy's rule drops a section's key that [DEFAULT] has, ` +
+        `so neither value would reach the server: rename it in [DEFAULT] (and write ${shadowed} = %(its_new_name)s here), or remove it there`,
+      );
+    }
     for (const [key, value] of ini.section(sectionName)) {
       if (key === 'use') {
         if (!SERVER_USES.has(value.toLowerCase())) {

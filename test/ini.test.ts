@@ -169,6 +169,14 @@ describe('ini files', () => {
       );
     });
 
+    it('a server key that [DEFAULT] sets too is an error, not dropped (a dropped listen would bind every address)', () => {
+      const ini = parseIni('[DEFAULT]\nlisten = 127.0.0.1:0\n[server:main]\nthreads = 2\nlisten = 127.0.0.1:0\n', '/x.ini');
+      expectConfigError(() => serverOptionsFromIni(ini), /^\/x\.ini \[server:main\] listen: \[DEFAULT\] sets listen too, .* neither value would reach the server/);
+      // A [DEFAULT] key the server section only refers to is fine.
+      const referred = parseIni('[DEFAULT]\naddr = 127.0.0.1:0\n[server:main]\nlisten = %(addr)s\n', '/x.ini');
+      expect(serverOptionsFromIni(referred)).to.deep.equal({ listen: '127.0.0.1:0' });
+    });
+
     it('a server section spelt in another case is an error, not ignored', () => {
       for (const name of ['Server:main', 'SERVER:main']) {
         const ini = parseIni(`[${name}]\nlisten = 127.0.0.1:8080\n[app:main]\nuse = file:a.js\n`, '/x.ini');
