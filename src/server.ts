@@ -243,7 +243,9 @@ export class GarconServer implements ChannelHost {
       throw new ServerClosedError();
     }
     this.#parkLimit = this.#planDescriptors();
-    this.#sweep = setInterval(() => this.#sweepIdle(), adj.cleanupInterval * 1000);
+    // Timeouts are only checked by the sweep: a channelTimeout shorter than cleanupInterval
+    // sets the pace, so a connection is cut within twice its timeout, not at the next 30 s sweep.
+    this.#sweep = setInterval(() => this.#sweepIdle(), Math.min(adj.cleanupInterval, adj.channelTimeout) * 1000);
     this.#sweep.unref();
     return this;
   }

@@ -126,6 +126,18 @@ describe('connections', () => {
     }
   });
 
+  it('checks a channelTimeout shorter than cleanupInterval at its own pace, not at the next sweep', async () => {
+    const srv = await startServer(echo, { channelTimeout: 0.3, cleanupInterval: 30 });
+    try {
+      const socket = await connect(srv.port);
+      const start = Date.now();
+      await closed(socket);
+      expect(Date.now() - start).to.be.within(250, 1500);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('cuts off a head that trickles in for longer than channelTimeout (slowloris)', async () => {
     const srv = await startServer(echo, { channelTimeout: 0.4, cleanupInterval: 0.1 });
     try {
