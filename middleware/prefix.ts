@@ -17,7 +17,11 @@ import type { App, Environ, Middleware } from '../src/types.js';
 import { pathForm } from '../src/url-prefix.js';
 
 export interface PrefixOptions {
-  /** Where the app is mounted, e.g. '/blog'; trailing slashes are dropped, '/' (the default) means none. */
+  /**
+   * Where the app is mounted, e.g. '/blog'; trailing slashes are dropped, '/' (the default) means none.
+   * Percent-escapes and non-ASCII text are read as garcon's urlPrefix reads them: '/my%20app' and
+   * '/café' match the decoded path a browser's '/my%20app/' and '/caf%C3%A9/' give.
+   */
   prefix?: string;
   /** Force `wsgi.url_scheme` ('http' or 'https'), whatever the proxy headers said. */
   scheme?: string;
