@@ -3,7 +3,7 @@
 // (PEP 3333) and every byte is checked so no header can be split or injected.
 
 import { AppContractError } from './errors.js';
-import { HOP_BY_HOP_NAMES, TCHAR, isFieldValueByte, isToken, trimOws } from './header-names.js';
+import { HOP_BY_HOP_NAMES, TCHAR, isFieldValueByte, isToken } from './header-names.js';
 
 /** Headers only the server may set (RFC 9110 section 7.6.1, PEP 3333), lower-cased. */
 const HOP_BY_HOP = new Set<string>(HOP_BY_HOP_NAMES.map((name) => name.toLowerCase()));
@@ -46,9 +46,11 @@ function classifyName(name: string): NameKind {
   return kind;
 }
 
-/** Content-Length from the app: 1 to 15 digits, optional surrounding SP/HTAB (Q23 fixed: no sign, no '_'); -1 when it is not. */
-export function parseContentLength(value: string): number {
-  const digits = trimOws(value);
+/**
+ * Content-Length from the app: 1 to 15 digits and nothing else (Q23 fixed: no sign, no '_',
+ * no spaces, which would go on the wire as the app wrote them); -1 when it is not.
+ */
+export function parseContentLength(digits: string): number {
   if (digits.length === 0 || digits.length > 15) return -1;
   let n = 0;
   for (let i = 0; i < digits.length; i++) {

@@ -39,6 +39,8 @@ describe('validateAppHead', () => {
     ['Content-Length +5 (Q23)', '200 OK', [['Content-Length', '+5']]],
     ['Content-Length -1', '200 OK', [['Content-Length', '-1']]],
     ['Content-Length 5_0', '200 OK', [['Content-Length', '5_0']]],
+    ['Content-Length " 5 " (digits only)', '200 OK', [['Content-Length', ' 5 ']]],
+    ['Content-Length "5\\t"', '200 OK', [['Content-Length', '5\t']]],
     ['two Content-Length headers', '200 OK', [['Content-Length', '1'], ['content-length', '1']]],
   ];
   for (const [label, status, headers] of refused) {

@@ -158,6 +158,7 @@ describe('application errors', () => {
   const refused: [string, string][] = [
     ['/hop_by_hop', 'hop-by-hop'],
     ['/bad_header_value', 'invalid character in the value of header X-Split'],
+    ['/spaced_length', 'invalid Content-Length " 5 "'],
     ['/bad_status', 'invalid status'],
     ['/interim_status', 'is interim (1xx)'],
     ['/status_600', 'status codes run from 100 to 599'],
