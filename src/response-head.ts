@@ -211,7 +211,7 @@ export function serializeHead(app: AppHead, framing: Framing): string {
   }
   if (framing.chunked) head += 'Transfer-Encoding: chunked\r\n';
   if (framing.connection === 'close') head += 'Connection: close\r\n';
-  else if (framing.connection === 'keep-alive') head += 'Connection: keep-alive\r\n';
+  else if (framing.connection === 'keep-alive') head += 'Connection: Keep-Alive\r\n';
   if (!app.hasDate && !app.hasServer) return head + dateServerTail(framing.date, framing.ident);
   if (!app.hasDate) head += `Date: ${framing.date}\r\n`;
   // The app's own Server is kept, and garcon named in Via, as a proxy would (RFC 9110

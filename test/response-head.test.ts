@@ -118,7 +118,7 @@ describe('serializeHead', () => {
   it('adds a computed Content-Length and a Connection header', () => {
     const head = validateAppHead('404 Not Found', []);
     expect(serializeHead(head, { ...framing, version: '1.0', contentLength: 3, connection: 'keep-alive' })).to.equal(
-      'HTTP/1.0 404 Not Found\r\nContent-Length: 3\r\nConnection: keep-alive\r\nDate: D\r\nServer: garcon\r\n\r\n');
+      'HTTP/1.0 404 Not Found\r\nContent-Length: 3\r\nConnection: Keep-Alive\r\nDate: D\r\nServer: garcon\r\n\r\n');
   });
 
   it('writes a head stripped of its Content-Length (204/304) with none added', () => {
