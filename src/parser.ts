@@ -42,7 +42,8 @@ const COLON = 0x3a;
 const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
 /** Reads up to this long are searched for the end of the head as text (the head is then a slice of it). */
 const TEXT_SEARCH_LIMIT = 4096;
-const EMPTY = Buffer.alloc(0);
+/** The smallest buffer a head spanning reads is gathered in. */
+const MIN_KEPT_HEAD = 1024;
 /** Significant decimal digits that always fit exactly in a double. */
 const MAX_EXACT_DECIMAL_DIGITS = 15;
 
@@ -155,10 +156,14 @@ export class RequestParser {
   #leadingCr = false;
   /** Bytes received for this head so far, leading ones included (the 431 count). */
   #headSize = 0;
-  /** Head bytes from earlier reads, kept as received (null until a head spans reads). */
-  #headChunks: Buffer[] | null = null;
-  /** The last (up to) 3 bytes of the head so far, to find a terminator split across reads. */
-  #headTail: Buffer = EMPTY;
+  /**
+   * Head bytes from earlier reads, copied into one buffer that grows (null until a head
+   * spans reads): kept as received, a head sent a byte per segment would hold a Buffer
+   * per byte, some 200 bytes of memory each.
+   */
+  #kept: Buffer | null = null;
+  /** How many bytes of #kept are head. */
+  #keptLength = 0;
 
   /** A field name not in the name cache was stored (#storeField). */
   #uncachedName = false;
@@ -217,7 +222,7 @@ export class RequestParser {
     if (this.#completed || start === data.length) return data.length;
     let text: string | null = null;
     let end: number;
-    if (this.#headChunks === null && data.length - start <= TEXT_SEARCH_LIMIT) {
+    if (this.#kept === null && data.length - start <= TEXT_SEARCH_LIMIT) {
       // A short read holding the start of a head (the usual case): convert it to
       // latin-1 text once and search that; the head is then a slice of it.
       text = data.toString('latin1', start);
@@ -229,10 +234,9 @@ export class RequestParser {
     const limit = this.#limits.maxRequestHeaderSize;
     if (end === -1) {
       this.#headSize += data.length - start;
-      const tail = this.#headTail;
       if (this.#headSize >= limit) {
         this.#fail(this.#headTooLarge(data, start, data.length));
-      } else if (hasBareLineBreak(data, start, tail.length === 0 ? -1 : tail[tail.length - 1]!)) {
+      } else if (hasBareLineBreak(data, start, this.#keptLength === 0 ? -1 : this.#kept![this.#keptLength - 1]!)) {
         this.#noteHeadRequest(data, start);
         this.#fail(new BadRequest(BARE_CR_OR_LF));
       } else {
@@ -248,10 +252,11 @@ export class RequestParser {
     try {
       if (text !== null) {
         this.#parseHead(end - start === text.length ? text : text.slice(0, end - start), data, start);
-      } else if (this.#headChunks === null) {
+      } else if (this.#kept === null) {
         this.#parseHead(data.toString('latin1', start, end), data, start);
       } else {
-        const head = Buffer.concat([...this.#headChunks, data.subarray(start, end)]);
+        this.#keepHeadBytes(data.subarray(start, end));
+        const head = this.#kept.subarray(0, this.#keptLength);
         this.#parseHead(head.toString('latin1'), head, 0);
       }
       this.#headersFinished = true;
@@ -264,7 +269,8 @@ export class RequestParser {
       this.#noteHeadRequest(data, start);
       this.#fail(caught.error);
     }
-    this.#headChunks = null;
+    this.#kept = null;
+    this.#keptLength = 0;
     return end;
   }
 
@@ -287,20 +293,17 @@ export class RequestParser {
    * a body. Only refusals pay for this, never a request that is served.
    */
   #noteHeadRequest(data: Buffer, start: number): void {
-    const first = this.#headChunks?.[0] ?? data.subarray(start);
+    const first = this.#kept?.subarray(0, this.#keptLength) ?? data.subarray(start);
     if (first.length >= 5 && first.toString('latin1', 0, 5) === 'HEAD ') this.request.method = 'HEAD';
   }
 
   /** Bytes before the request line's LF in the head so far (all of them when it has not ended). */
   #requestLineLength(data: Buffer, start: number, end: number): number {
-    let offset = 0;
-    for (const chunk of this.#headChunks ?? []) {
-      const at = chunk.indexOf(LF);
-      if (at !== -1) return offset + at;
-      offset += chunk.length;
-    }
-    const at = data.indexOf(LF, start);
-    return at !== -1 && at < end ? offset + at - start : offset + end - start;
+    const kept = this.#keptLength;
+    const at = kept === 0 ? -1 : this.#kept!.subarray(0, kept).indexOf(LF);
+    if (at !== -1) return at;
+    const next = data.indexOf(LF, start);
+    return next !== -1 && next < end ? kept + next - start : kept + end - start;
   }
 
   /**
@@ -334,9 +337,10 @@ export class RequestParser {
 
   /** Index just past the first CRLF CRLF in the head (which may have begun in earlier reads), or -1. */
   #findHeadEnd(data: Buffer, start: number): number {
-    const tail = this.#headTail;
-    if (tail.length > 0) {
-      // A terminator straddling the boundary lies within tail + 3 new bytes.
+    const kept = this.#keptLength;
+    if (kept > 0) {
+      // A terminator straddling the boundary lies within the last 3 kept bytes + 3 new ones.
+      const tail = this.#kept!.subarray(Math.max(0, kept - 3), kept);
       const probe = Buffer.concat([tail, data.subarray(start, start + 3)]);
       const at = probe.indexOf(HEAD_TERMINATOR);
       if (at !== -1) return start + at + 4 - tail.length;
@@ -346,9 +350,16 @@ export class RequestParser {
   }
 
   #keepHeadBytes(bytes: Buffer): void {
-    (this.#headChunks ??= []).push(bytes);
-    this.#headTail =
-      bytes.length >= 3 ? bytes.subarray(bytes.length - 3) : Buffer.concat([this.#headTail, bytes]).subarray(-3);
+    const need = this.#keptLength + bytes.length;
+    let kept = this.#kept;
+    if (kept === null || need > kept.length) {
+      // Doubling keeps the copies linear in the head's size; the head limit bounds it.
+      const grown = Buffer.allocUnsafe(Math.max(need, MIN_KEPT_HEAD, Math.min(2 * (kept?.length ?? 0), this.#limits.maxRequestHeaderSize)));
+      if (kept !== null) kept.copy(grown, 0, 0, this.#keptLength);
+      this.#kept = kept = grown;
+    }
+    bytes.copy(kept, this.#keptLength);
+    this.#keptLength = need;
   }
 
   /**

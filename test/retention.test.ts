@@ -108,3 +108,22 @@ describe('caches keep no request head alive', () => {
     body.close();
   });
 });
+
+describe('a head that arrives a byte per read', () => {
+  it('is held in one buffer, not a Buffer per read (some 200 bytes of memory each)', () => {
+    const parser = new RequestParser(makeAdjustments({}));
+    parser.received(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ', 'latin1'));
+    gc();
+    const usage = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+    const before = usage();
+    // 100,000 reads of one byte each, as a socket with TCP_NODELAY on both ends can deliver them.
+    for (let i = 0; i < 100_000; i++) parser.received(Buffer.from([0x61]));
+    gc();
+    const held = usage() - before;
+    expect(parser.completed).to.equal(false);
+    expect(held).to.be.below(1 * MiB); // a Buffer per read: about 20 MB
+    parser.received(Buffer.from('\r\n\r\n', 'latin1'));
+    expect(parser.completed).to.equal(true);
+    expect(parser.request.headers.HTTP_X_SLOW).to.have.length(100_000);
+  });
+});
