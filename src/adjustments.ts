@@ -54,6 +54,7 @@ export interface Adjustments {
   readonly channelTimeout: number;
   readonly logSocketErrors: boolean;
   readonly maxRequestHeaderSize: number;
+  readonly maxRequestHeaderFields: number;
   readonly maxRequestBodySize: number;
   readonly exposeTracebacks: boolean;
   readonly ident: string | null;
@@ -141,6 +142,7 @@ export interface ServeOptions {
   channelTimeout?: number | string;
   logSocketErrors?: boolean | string;
   maxRequestHeaderSize?: number | string;
+  maxRequestHeaderFields?: number | string;
   maxRequestBodySize?: number | string;
   exposeTracebacks?: boolean | string;
   ident?: string | null;
@@ -218,6 +220,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('channelTimeout', 'number', 120, 'Seconds of silence after which a connection is closed; also the most a request head may take to arrive.', SECONDS),
   row('logSocketErrors', 'bool', true, 'Accepted for Waitress compatibility and ignored (socket errors are not logged; a client that leaves is logged at info).'),
   row('maxRequestHeaderSize', 'int', 262144, 'Largest request line plus headers, in bytes (larger gets 431, or 414 when the request line alone is that long).', SIZE),
+  row('maxRequestHeaderFields', 'int', 1000, 'Most header fields in a request head, repeats included (more gets 431).', SIZE),
   row('maxRequestBodySize', 'int', 1073741824, 'Largest request body, in bytes (larger gets 413).', SIZE),
   row('exposeTracebacks', 'bool', false, 'Put the stack trace of an app error into the 500 response body.'),
   row('ident', 'ident', 'garcon', 'Server header and SERVER_SOFTWARE value; empty sends no Server header.'),
@@ -669,6 +672,7 @@ export function makeAdjustments(options: Record<string, unknown> = {}): Adjustme
     channelTimeout: get('channelTimeout'),
     logSocketErrors: get('logSocketErrors'),
     maxRequestHeaderSize: get('maxRequestHeaderSize'),
+    maxRequestHeaderFields: get('maxRequestHeaderFields'),
     maxRequestBodySize: get('maxRequestBodySize'),
     exposeTracebacks: get('exposeTracebacks'),
     ident: get('ident'),

@@ -30,6 +30,11 @@ import { isValidHost, parseRequestTarget } from './request-target.js';
 export interface ParserLimits {
   /** A head of this many bytes or more gets 431. */
   maxRequestHeaderSize: number;
+  /**
+   * A head with more fields than this gets 431: each distinct name is a property of the
+   * environ, and some 37,000 of them in 256 KiB cost 45 ms a head, 30 times a plain head's.
+   */
+  maxRequestHeaderFields: number;
   /** A body of this many bytes or more gets 413 (raw bytes for chunked bodies). */
   maxRequestBodySize: number;
   /** Body size at which it moves from memory to a temp file. */
@@ -383,11 +388,13 @@ export class RequestParser {
   #parseFieldLines(head: string, bytes: Buffer, base: number, start: number, end: number): void {
     const number = ++headsParsed;
     let pending: PendingField | null = null;
+    let fieldsLeft = this.#limits.maxRequestHeaderFields;
     for (let pos = start; pos < end; ) {
       // The usual line, `name:value` with only valid bytes, is taken in one pass;
       // anything else goes the long way below, which finds the precise error.
       const field = validFieldLine(head, bytes, base, pos);
       if (field !== null) {
+        if (fieldsLeft-- === 0) refuse(new RequestHeaderFieldsTooLarge(`more than ${this.#limits.maxRequestHeaderFields} header fields`));
         if (pending !== null) this.#storeField(pending, number);
         pending = field;
         pos = field.next;

@@ -125,6 +125,7 @@ export class GarconServer implements ChannelHost {
     this.#accessLog = createAccessLog(adj);
     this.#parserLimits = {
       maxRequestHeaderSize: adj.maxRequestHeaderSize,
+      maxRequestHeaderFields: adj.maxRequestHeaderFields,
       maxRequestBodySize: adj.maxRequestBodySize,
       inbufOverflow: adj.inbufOverflow,
     };

@@ -93,6 +93,7 @@ describe('adjustments', () => {
         channelTimeout: 120,
         logSocketErrors: true,
         maxRequestHeaderSize: 262144,
+        maxRequestHeaderFields: 1000,
         maxRequestBodySize: 1073741824,
         exposeTracebacks: false,
         ident: 'garcon',

@@ -51,7 +51,7 @@ describe('garcon-serve', () => {
 
     it('accepts unique prefixes of long flags (getopt) and rejects ambiguous ones', () => {
       expect(parseCommandLine(['--expose', '--trusted-proxy-c=2', 'a:b']).options).to.deep.equal({ exposeTracebacks: 'true', trustedProxyCount: '2' });
-      expect(parseError(['--max-request', '1', 'a:b'])).to.equal('option --max-request is ambiguous (--max-request-header-size, --max-request-body-size)');
+      expect(parseError(['--max-request', '1', 'a:b'])).to.equal('option --max-request is ambiguous (--max-request-header-size, --max-request-header-fields, --max-request-body-size)');
     });
 
     it('reads --app, --call, --config, --help', () => {

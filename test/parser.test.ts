@@ -3,7 +3,7 @@ import { FieldFlag, HOP_BY_HOP_KEYS } from '../src/header-names.js';
 import { RequestParser, type ParserLimits } from '../src/parser.js';
 import type { ParsedRequest } from '../src/request.js';
 
-const LIMITS: ParserLimits = { maxRequestHeaderSize: 262144, maxRequestBodySize: 1073741824, inbufOverflow: 524288 };
+const LIMITS: ParserLimits = { maxRequestHeaderSize: 262144, maxRequestHeaderFields: 1000, maxRequestBodySize: 1073741824, inbufOverflow: 524288 };
 
 interface Fed {
   parser: RequestParser;

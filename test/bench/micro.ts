@@ -41,7 +41,7 @@ const BROWSER_HEAD = Buffer.from([
 /** What wrk sends in the hello scenarios. */
 const WRK_HEAD = Buffer.from('GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n', 'latin1');
 
-const LIMITS: ParserLimits = { maxRequestHeaderSize: 262144, maxRequestBodySize: 1073741824, inbufOverflow: 524288 };
+const LIMITS: ParserLimits = { maxRequestHeaderSize: 262144, maxRequestHeaderFields: 1000, maxRequestBodySize: 1073741824, inbufOverflow: 524288 };
 const CONNECTION: ConnectionInfo = { remoteAddr: '127.0.0.1', remotePort: '51234', serverPort: '8080', clientDisconnected: () => false };
 const ENVIRON_SETTINGS: EnvironSettings = { serverName: 'localhost', urlScheme: 'http', ident: 'waitress', multiprocess: false };
 const HELLO = Buffer.from('Hello, World!', 'latin1');

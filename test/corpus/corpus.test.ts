@@ -70,7 +70,7 @@ describe('request corpus', () => {
     const servers = new Map<string, Running>();
     let called = 0;
     async function serverFor(limits: CorpusLimits): Promise<Running> {
-      const key = `${limits.maxRequestHeaderSize}/${limits.maxRequestBodySize}`;
+      const key = `${limits.maxRequestHeaderSize}/${limits.maxRequestHeaderFields}/${limits.maxRequestBodySize}`;
       let running = servers.get(key);
       if (running === undefined) {
         running = await startServer((environ, startResponse) => {

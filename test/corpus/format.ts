@@ -8,6 +8,7 @@ import * as path from 'node:path';
 
 export interface CorpusLimits {
   maxRequestHeaderSize: number;
+  maxRequestHeaderFields: number;
   maxRequestBodySize: number;
 }
 
@@ -31,7 +32,7 @@ export interface CorpusCase {
   limits: CorpusLimits;
 }
 
-export const DEFAULT_LIMITS: CorpusLimits = { maxRequestHeaderSize: 262144, maxRequestBodySize: 1073741824 };
+export const DEFAULT_LIMITS: CorpusLimits = { maxRequestHeaderSize: 262144, maxRequestHeaderFields: 1000, maxRequestBodySize: 1073741824 };
 
 const FIRST_REQUEST_KEYS = new Set(['method', 'target', 'path', 'query', 'version', 'body', 'keep-alive', 'close']);
 
@@ -109,6 +110,7 @@ function parseLimits(value: string): CorpusLimits {
   for (const pair of value.split(/\s+/).filter(Boolean)) {
     const [key, n] = pair.split('=');
     if (key === 'header') limits.maxRequestHeaderSize = Number(n);
+    else if (key === 'fields') limits.maxRequestHeaderFields = Number(n);
     else if (key === 'body') limits.maxRequestBodySize = Number(n);
     else throw new Error(`unknown limit ${pair}`);
   }
