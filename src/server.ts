@@ -69,6 +69,8 @@ const DESCRIPTOR_RESERVE = 32;
 const IDLE_CLOSE_GRACE_MS = 1000;
 /** While connections wait for a slot, one that has sent nothing for this long since it opened gives its slot up. */
 const SILENT_GRACE_MS = 2000;
+/** Refusals the server caused (a body it could not store) are logged at most this often: any client can cause them. */
+const CAUSED_REFUSAL_LOG_MS = 10_000;
 
 /** The soft limit on open files (Linux /proc), or null where it cannot be read. */
 function openFileLimit(): number | null {
@@ -98,6 +100,9 @@ export class GarconServer implements ChannelHost {
   #active = 0;
   /** How many accepted sockets may be held unread past the connection limit (see #park). */
   #parkLimit = 0;
+  /** When a refusal the server caused was last logged, and how many have not been since. */
+  #causedRefusalLoggedAt = -Infinity;
+  #causedRefusalsUnlogged = 0;
   #draining = false;
   #atLimit = false;
   /** Kept-alive connections waiting for a request, in the order they began to (wentIdle). */
@@ -166,10 +171,23 @@ export class GarconServer implements ChannelHost {
     this.logger.warn(`Task queue depth is ${this.#waiting.length}`);
   }
 
+  #logCausedRefusal(request: ParsedRequest): void {
+    const now = monotonicMs();
+    if (now - this.#causedRefusalLoggedAt < CAUSED_REFUSAL_LOG_MS) {
+      this.#causedRefusalsUnlogged++;
+      return;
+    }
+    const others = this.#causedRefusalsUnlogged;
+    const since = others === 0 ? '' : ` (and ${others} more like it in the last ${Math.round((now - this.#causedRefusalLoggedAt) / 1000)} s)`;
+    this.#causedRefusalLoggedAt = now;
+    this.#causedRefusalsUnlogged = 0;
+    this.logger.error(`Cannot serve ${request.target || 'a request'}: ${request.error!.detail}${since}`, request.error!.cause);
+  }
+
   refuse(channel: Channel, request: ParsedRequest): void {
     const startTime = this.#accessLog ? process.hrtime.bigint() : 0n;
     // A refusal the server caused (a body it could not store) is for the operator to see.
-    if (request.error!.cause !== undefined) this.logger.error(`Cannot serve ${request.target || 'a request'}: ${request.error!.detail}`, request.error!.cause);
+    if (request.error!.cause !== undefined) this.#logCausedRefusal(request);
     const bytesSent = writeErrorResponse(channel, request.error!, request, this.adjustments.ident);
     if (this.#accessLog === null) return;
     // What the parser got before refusing; an unreadable request line is logged as "-".
@@ -351,18 +369,21 @@ export class GarconServer implements ChannelHost {
    * alone can run the process out of descriptors.
    */
   #planDescriptors(): number {
-    const { connectionLimit, backlog } = this.adjustments;
+    const { connectionLimit, backlog, channelRequestLookahead } = this.adjustments;
     const limit = openFileLimit();
     if (limit === null) return backlog;
-    const spare = limit - connectionLimit - DESCRIPTOR_RESERVE;
-    if (spare < 0) {
+    if (limit - connectionLimit - DESCRIPTOR_RESERVE < 0) {
       this.logger.warn(
         `connectionLimit (${connectionLimit}) exceeds what this process's open-file limit (ulimit -n: ${limit}) allows: ` +
         `past about ${Math.max(0, limit - DESCRIPTOR_RESERVE)} connections, new ones are dropped (EMFILE, no file descriptors left). ` +
         'Raise the limit or lower connectionLimit.',
       );
     }
-    return Math.max(0, Math.min(backlog, spare));
+    // Parked sockets get only what every connection could need besides its socket: the temp
+    // file of the body its running request has, and of each it may read ahead. Else idle
+    // sockets parked by the hundreds would leave uploads a 503 for want of a descriptor.
+    const bodyFiles = connectionLimit * (1 + channelRequestLookahead);
+    return Math.max(0, Math.min(backlog, limit - connectionLimit - bodyFiles - DESCRIPTOR_RESERVE));
   }
 
   /**

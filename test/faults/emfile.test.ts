@@ -10,9 +10,12 @@ import { get, send } from '../helpers/http.js';
 
 const childScript = path.join(__dirname, 'emfile-server.js');
 
-function startChild(): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
+function startChild(files = 64, options: Record<string, unknown> = {}): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${childScript}"`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('bash', ['-c', `ulimit -n ${files} && exec "${process.execPath}" "${childScript}"`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, GARCON_TEST_OPTIONS: JSON.stringify(options) },
+    });
     const lines: string[] = [];
     let buffered = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -66,5 +69,41 @@ describe('faults: EMFILE', () => {
   // compares connectionLimit with `ulimit -n` at start-up and says so.
   it('logs that connections are being dropped for lack of descriptors', () => {
     expect(lines.some((l) => l.startsWith('log ') && /descriptor|EMFILE/i.test(l)), lines.join('\n')).to.equal(true);
+  });
+});
+
+describe('faults: descriptors for request bodies while connections are parked', () => {
+  /** The status line the server answers on `socket` with, once it closes. */
+  function statusLine(socket: net.Socket): Promise<string> {
+    let answer = '';
+    socket.on('data', (d: Buffer) => {
+      answer += d.toString('latin1');
+    });
+    return new Promise((resolve) => socket.on('close', () => resolve(answer.split('\r\n', 1)[0]!)));
+  }
+
+  it('uploads that spill to temp files still get them when idle connections fill the parking', async () => {
+    // 40 slots, bodies past 1 KiB go to a temp file, 128 descriptors: parked sockets may
+    // not take the descriptors the 40 uploads' temp files need.
+    const { child, port } = await startChild(128, { connectionLimit: 40, inbufOverflow: 1024 });
+    const uploads: net.Socket[] = [];
+    const idle: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 40; i++) uploads.push(await openIdle(port));
+      const answers = uploads.map(statusLine);
+      for (const socket of uploads) socket.write(`POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 8192\r\n\r\n${'a'.repeat(512)}`);
+      await new Promise((r) => setTimeout(r, 300));
+      // Every upload holds a slot: a flood of connections that send nothing, then the bodies' rest.
+      for (let i = 0; i < 150; i++) idle.push(await openIdle(port));
+      await new Promise((r) => setTimeout(r, 300));
+      // Past inbufOverflow each body moves to a temp file, held open until the body is whole.
+      for (const socket of uploads) socket.write('b'.repeat(2048));
+      await new Promise((r) => setTimeout(r, 300));
+      for (const socket of uploads) socket.write('c'.repeat(8192 - 512 - 2048));
+      expect(await Promise.all(answers)).to.deep.equal(Array(40).fill('HTTP/1.1 200 OK'));
+    } finally {
+      for (const socket of [...uploads, ...idle]) socket.destroy();
+      child.kill('SIGTERM');
+    }
   });
 });
