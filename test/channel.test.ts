@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
+import sinon from 'sinon';
 import { Channel } from '../src/channel.js';
 import { createServer, type GarconServer } from '../src/server.js';
 import type { App } from '../src/types.js';
@@ -144,5 +145,59 @@ describe('channel: when answers are written', () => {
     channel.write('HTTP/1.1 200 OK\r\n\r\n');
     channel.flush();
     expect(socket.written).to.have.length(before);
+  });
+});
+
+describe('channel: pipelined requests beyond channelRequestLookahead', () => {
+  const listener = { unix: false, serverPort: '8080' };
+
+  for (const lookahead of [0, 2]) {
+    it(`lookahead ${lookahead}: parses no further into a read while requests wait, then answers every one in order`, async () => {
+      const waiting: (() => void)[] = [];
+      const later: App = (environ, startResponse) => new Promise((resolve) => {
+        waiting.push(() => {
+          startResponse('200 OK', [['Content-Type', 'text/plain']]);
+          resolve([Buffer.from(String(environ.PATH_INFO))]);
+        });
+      });
+      const server = createServer(later, { listen: '127.0.0.1:0', channelRequestLookahead: lookahead, logger: recordingLogger() });
+      const parsers = sinon.spy(server, 'newParser');
+      const socket = new FakeSocket();
+      new Channel(socket as unknown as net.Socket, listener, server);
+      // One read of 100 pipelined requests (a 64 KiB read can hold 2,400): one runs, and no more
+      // than lookahead + 32 (channel.ts PARSED_AHEAD, so that a batch leaves in one write) wait parsed.
+      socket.emit('data', Buffer.from(Array.from({ length: 100 }, (_, i) => get(`/${i}`)).join(''), 'latin1'));
+      expect(parsers.callCount).to.equal(1 + lookahead + 32);
+      expect(socket.isPaused()).to.equal(true);
+      for (let answered = 0; answered < 100; answered++) {
+        expect(waiting, `request ${answered}`).to.have.length(1);
+        waiting.shift()!();
+        await nextTurn();
+        expect(parsers.callCount).to.be.at.most(Math.min(100, answered + 2 + lookahead + 32));
+      }
+      expect(socket.bodies()).to.deep.equal(Array.from({ length: 100 }, (_, i) => `/${i}`));
+      expect(socket.isPaused()).to.equal(false);
+    });
+  }
+
+  it('answers what a read left unparsed after the client has closed its side (EOF)', async () => {
+    const waiting: (() => void)[] = [];
+    const later: App = (environ, startResponse) => new Promise((resolve) => {
+      waiting.push(() => {
+        startResponse('200 OK', [['Content-Type', 'text/plain']]);
+        resolve([Buffer.from(String(environ.PATH_INFO))]);
+      });
+    });
+    const server = createServer(later, { listen: '127.0.0.1:0', logger: recordingLogger() });
+    const socket = new FakeSocket();
+    new Channel(socket as unknown as net.Socket, listener, server);
+    socket.emit('data', Buffer.from(get('/a') + get('/b') + get('/c'), 'latin1'));
+    socket.emit('end');
+    while (waiting.length > 0) {
+      waiting.shift()!();
+      await nextTurn();
+    }
+    expect(socket.bodies()).to.deep.equal(['/a', '/b', '/c']);
+    expect(socket.writableEnded).to.equal(true);
   });
 });
