@@ -287,9 +287,9 @@ export class RequestParser {
   #headTooLarge(data: Buffer, start: number, end: number): HttpError {
     this.#noteHeadRequest(data, start);
     const limit = this.#limits.maxRequestHeaderSize;
-    return this.#requestLineLength(data, start, end) < limit
-      ? new RequestHeaderFieldsTooLarge(`exceeds max_header of ${limit}`)
-      : new UriTooLong(`the request line exceeds max_header of ${limit}`);
+    return this.#requestLineLength(data, start, end) >= limit && this.#startsWithMethod(data, start)
+      ? new UriTooLong(`the request line exceeds max_header of ${limit}`)
+      : new RequestHeaderFieldsTooLarge(`exceeds max_header of ${limit}`);
   }
 
   /**
@@ -300,6 +300,23 @@ export class RequestParser {
   #noteHeadRequest(data: Buffer, start: number): void {
     const first = this.#kept?.subarray(0, this.#keptLength) ?? data.subarray(start);
     if (first.length >= 5 && first.toString('latin1', 0, 5) === 'HEAD ') this.request.method = 'HEAD';
+  }
+
+  /**
+   * The head so far begins `method SP`: a line that never ends is then a target too long
+   * to parse (414); bytes of no such shape, say a body's overflow read as the next head,
+   * are a head too large (431, as Waitress answers them).
+   */
+  #startsWithMethod(data: Buffer, start: number): boolean {
+    // The kept bytes, then data's from start: the method may span reads.
+    const kept = this.#kept;
+    const keptLength = this.#keptLength;
+    const total = keptLength + data.length - start;
+    for (let i = 0; i < total; i++) {
+      const byte = i < keptLength ? kept![i]! : data[start + i - keptLength]!;
+      if (TCHAR[byte] !== 1) return i > 0 && byte === SP;
+    }
+    return false;
   }
 
   /** Bytes before the request line's LF in the head so far (all of them when it has not ended). */
