@@ -58,11 +58,17 @@ function quotePath(path: string): string {
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
     const safe = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2f || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
-    if (safe) out += path[i];
-    else if (c <= 0xff) out += `%${c.toString(16).toUpperCase().padStart(2, '0')}`;
-    // Not a byte: text an app or a filter put there; its UTF-8 bytes are what a URL would carry.
-    else out += encodeURIComponent(String.fromCodePoint(path.codePointAt(i)!)).replace(/[a-f]/g, (x) => x.toUpperCase());
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < path.length) i++; // the pair's second half went out with it
+    if (safe) {
+      out += path[i];
+    } else if (c <= 0xff) {
+      out += `%${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    } else {
+      // Not a byte: text an app or a filter put there; its UTF-8 bytes are what a URL would
+      // carry (a lone surrogate becomes U+FFFD's).
+      const point = path.codePointAt(i)!;
+      for (const byte of Buffer.from(String.fromCodePoint(point), 'utf8')) out += `%${byte.toString(16).toUpperCase()}`;
+      if (point > 0xffff) i++; // the pair's second half went out with it
+    }
   }
   return out;
 }

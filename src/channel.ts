@@ -149,8 +149,6 @@ const KEPT_ALIVE = 2048;
 const LISTED_IDLE = 4096;
 /** The client has sent something (ChannelHost.spoke was told). */
 const SPOKEN = 8192;
-/** #consume() runs requests with more of its read still to parse. */
-const MORE_INPUT = 16384;
 
 export class Channel implements TaskChannel, ConnectionInfo {
   readonly socket: net.Socket;
@@ -369,7 +367,8 @@ export class Channel implements TaskChannel, ConnectionInfo {
       return;
     }
     if (this.#unparsed !== null) {
-      // A read the socket had buffered before its pause took effect.
+      // Not with net.Socket, whose pause() (made with every #unparsed) stops its reads at
+      // once; kept so that no read can overtake the bytes before it.
       chunk = Buffer.concat([this.#unparsed, chunk]);
       this.#unparsed = null;
     }
@@ -407,7 +406,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
    * output buffer), the rest of the chunk is kept unparsed (#unparsed) until they are answered.
    */
   #consume(chunk: Buffer): void {
-    const most = this.#host.lookahead + PARSED_AHEAD;
+    let most = this.#host.lookahead + PARSED_AHEAD;
     let offset = 0;
     for (;;) {
       while (offset < chunk.length && this.#waiting <= most) {
@@ -441,24 +440,32 @@ export class Channel implements TaskChannel, ConnectionInfo {
           this.#flags |= CLOSE_WHEN_DONE | UNREAD_INPUT;
           break;
         }
+        // A body in a temp file holds a descriptor: no more than the lookahead's worth
+        // (the server's descriptor budget counts 1 + lookahead a connection).
+        if (request.body?.spilled) most = this.#host.lookahead;
       }
-      const more = offset < chunk.length && !this.#is(CLOSE_WHEN_DONE);
-      if (more) this.#flags |= MORE_INPUT; // EOF does not close the connection before these bytes are parsed
-      this.#runNext();
-      this.#flags &= ~MORE_INPUT;
-      // A request that ran closed the connection (CVE-2024-49768: nothing after it is dispatched).
-      if (!more || this.#is(CLOSE_WHEN_DONE)) return;
-      if (this.#waiting > this.#host.lookahead) {
-        this.#unparsed = chunk.subarray(offset);
+      if (offset === chunk.length || this.#is(CLOSE_WHEN_DONE)) {
+        this.#runNext();
         return;
       }
+      // The rest waits aside while the requests before it run: EOF does not close the
+      // connection before it is parsed, and a close drops it as unread input.
+      this.#unparsed = chunk.subarray(offset);
+      this.#runNext();
+      // A request that ran closed the connection (CVE-2024-49768: nothing after it is dispatched).
+      if (this.#unparsed === null || this.#waiting > this.#host.lookahead) return;
+      this.#unparsed = null;
     }
   }
 
-  /** Parse on what a read left unparsed (#unparsed), once no more requests wait than the lookahead allows. */
-  #consumeUnparsed(): void {
+  /**
+   * Run the next queued request, then parse on what a read left unparsed (#unparsed)
+   * once no more requests wait than the lookahead allows.
+   */
+  #advance(): void {
+    this.#runNext();
     const rest = this.#unparsed;
-    if (rest === null || this.#waiting > this.#host.lookahead || this.#is(PUMPING)) return;
+    if (rest === null || this.#waiting > this.#host.lookahead) return;
     this.#unparsed = null;
     this.#consume(rest);
   }
@@ -487,7 +494,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
         if (request === undefined) {
           // Shutting down, a request on its way is let arrive: shutdown() and closeIfIdle() decide.
           // After EOF, requests still unparsed (#unparsed) are answered first.
-          if (this.#is(CLOSE_WHEN_DONE) || (this.#is(READ_ENDED) && this.#unparsed === null && !this.#is(MORE_INPUT))) this.close();
+          if (this.#is(CLOSE_WHEN_DONE) || (this.#is(READ_ENDED) && this.#unparsed === null)) this.close();
           else if (this.#parser?.headersFinished && this.#parser.request.expectContinue) this.#maybeSendContinue();
           return;
         }
@@ -510,8 +517,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
     this.#flags |= AWAITING_DRAIN;
     this.drained().then(() => {
       this.#flags &= ~AWAITING_DRAIN;
-      this.#runNext();
-      this.#consumeUnparsed();
+      this.#advance();
       this.#updateReading();
     });
   }
@@ -539,8 +545,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
     }
     this.#flags |= KEPT_ALIVE;
     if (this.#is(PUMPING)) return; // the #runNext loop goes on, and its caller updates reading
-    this.#runNext();
-    this.#consumeUnparsed();
+    this.#advance();
     if (!this.busy) this.#restartArrivalClocks();
     this.#updateReading();
   }
@@ -640,7 +645,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
       socket.end(); // the client already closed its side: 'close' follows the flush
       return;
     }
-    if (!this.#is(UNREAD_INPUT | MORE_INPUT) && !socket.isPaused() && socket.readableLength === 0) {
+    if (!this.#is(UNREAD_INPUT) && !socket.isPaused() && socket.readableLength === 0) {
       // Nothing unread: once the response is in the kernel, close() delivers it and
       // then the FIN, so no shutdown() call is needed.
       if (socket.writableLength === 0) socket.destroy();

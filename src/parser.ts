@@ -280,9 +280,9 @@ export class RequestParser {
   }
 
   /**
-   * The refusal of a head over maxRequestHeaderSize, its bytes so far the kept chunks
-   * and `data[start, end)`: 414 when the request line has not even ended (RFC 9112
-   * section 3 requires it for a target too long to parse), else 431.
+   * The refusal of a head over maxRequestHeaderSize, its bytes so far the kept ones
+   * and `data[start, end)`: 414 when a request line (`method SP ...`) has not even ended
+   * (RFC 9112 section 3 requires it for a target too long to parse), else 431.
    */
   #headTooLarge(data: Buffer, start: number, end: number): HttpError {
     this.#noteHeadRequest(data, start);

@@ -173,15 +173,21 @@ export class GarconServer implements ChannelHost {
 
   #logCausedRefusal(request: ParsedRequest): void {
     const now = monotonicMs();
-    if (now - this.#causedRefusalLoggedAt < CAUSED_REFUSAL_LOG_MS) {
-      this.#causedRefusalsUnlogged++;
+    const windowEnd = this.#causedRefusalLoggedAt + CAUSED_REFUSAL_LOG_MS;
+    if (now < windowEnd) {
+      // Counted, and told in one line when the window ends.
+      if (this.#causedRefusalsUnlogged++ === 0) setTimeout(() => this.#logUnloggedRefusals(), windowEnd - now).unref();
       return;
     }
-    const others = this.#causedRefusalsUnlogged;
-    const since = others === 0 ? '' : ` (and ${others} more like it in the last ${Math.round((now - this.#causedRefusalLoggedAt) / 1000)} s)`;
     this.#causedRefusalLoggedAt = now;
+    this.logger.error(`Cannot serve ${request.target || 'a request'}: ${request.error!.detail}`, request.error!.cause);
+  }
+
+  #logUnloggedRefusals(): void {
+    const count = this.#causedRefusalsUnlogged;
     this.#causedRefusalsUnlogged = 0;
-    this.logger.error(`Cannot serve ${request.target || 'a request'}: ${request.error!.detail}${since}`, request.error!.cause);
+    this.#causedRefusalLoggedAt = monotonicMs();
+    this.logger.error(`Cannot serve ${count} more request${count === 1 ? '' : 's'} in the last ${CAUSED_REFUSAL_LOG_MS / 1000} s for the same kind of failure (request bodies that could not be stored)`);
   }
 
   refuse(channel: Channel, request: ParsedRequest): void {
@@ -264,7 +270,8 @@ export class GarconServer implements ChannelHost {
     this.#parkLimit = this.#planDescriptors();
     // Timeouts are only checked by the sweep: a channelTimeout shorter than cleanupInterval
     // sets the pace, so a connection is cut within twice its timeout, not at the next 30 s sweep.
-    this.#sweep = setInterval(() => this.#sweepIdle(), Math.min(adj.cleanupInterval, adj.channelTimeout) * 1000);
+    // Not faster than the channels' clock moves (CLOCK_RESOLUTION_MS): a sweep could see no change.
+    this.#sweep = setInterval(() => this.#sweepIdle(), Math.max(CLOCK_RESOLUTION_MS, Math.min(adj.cleanupInterval, adj.channelTimeout) * 1000));
     this.#sweep.unref();
     return this;
   }
@@ -380,10 +387,19 @@ export class GarconServer implements ChannelHost {
       );
     }
     // Parked sockets get only what every connection could need besides its socket: the temp
-    // file of the body its running request has, and of each it may read ahead. Else idle
-    // sockets parked by the hundreds would leave uploads a 503 for want of a descriptor.
+    // file of the body its running request has, and of each it may parse ahead (channel.ts
+    // holds spilled bodies to the lookahead). Else idle sockets parked by the hundreds would
+    // leave uploads a 503 for want of a descriptor.
     const bodyFiles = connectionLimit * (1 + channelRequestLookahead);
-    return Math.max(0, Math.min(backlog, limit - connectionLimit - bodyFiles - DESCRIPTOR_RESERVE));
+    const parked = Math.max(0, Math.min(backlog, limit - connectionLimit - bodyFiles - DESCRIPTOR_RESERVE));
+    if (parked === 0 && limit - connectionLimit - DESCRIPTOR_RESERVE >= 0) {
+      this.logger.warn(
+        `the open-file limit (ulimit -n: ${limit}) leaves no descriptors to hold connections past connectionLimit (${connectionLimit}) ` +
+        `once each has room for the temp files of its request bodies (${1 + channelRequestLookahead}): they are closed at once. ` +
+        'Raise the limit or lower connectionLimit or channelRequestLookahead.',
+      );
+    }
+    return parked;
   }
 
   /**

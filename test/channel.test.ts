@@ -3,9 +3,13 @@
 
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import sinon from 'sinon';
 import { Channel } from '../src/channel.js';
+import { CLOCK_RESOLUTION_MS } from '../src/clock.js';
+import { ServiceUnavailable } from '../src/errors.js';
+import { ParsedRequest } from '../src/request.js';
 import { createServer, type GarconServer } from '../src/server.js';
 import type { App } from '../src/types.js';
 import { get, parseResponses, recordingLogger } from './helpers/http.js';
@@ -191,13 +195,91 @@ describe('channel: pipelined requests beyond channelRequestLookahead', () => {
     const server = createServer(later, { listen: '127.0.0.1:0', logger: recordingLogger() });
     const socket = new FakeSocket();
     new Channel(socket as unknown as net.Socket, listener, server);
-    socket.emit('data', Buffer.from(get('/a') + get('/b') + get('/c'), 'latin1'));
+    // 40: more than the 33 parsed ahead, so 7 are still unparsed when EOF comes.
+    socket.emit('data', Buffer.from(Array.from({ length: 40 }, (_, i) => get(`/${i}`)).join(''), 'latin1'));
     socket.emit('end');
     while (waiting.length > 0) {
       waiting.shift()!();
       await nextTurn();
     }
-    expect(socket.bodies()).to.deep.equal(['/a', '/b', '/c']);
+    expect(socket.bodies()).to.deep.equal(Array.from({ length: 40 }, (_, i) => `/${i}`));
     expect(socket.writableEnded).to.equal(true);
+  });
+
+  it('after EOF, requests a synchronous app answers in the middle of a read do not close the connection before the rest is parsed', async () => {
+    let release: (() => void) | null = null;
+    const firstLater: App = (environ, startResponse) => {
+      const path = String(environ.PATH_INFO);
+      const answer = (): Buffer[] => {
+        startResponse('200 OK', [['Content-Type', 'text/plain']]);
+        return [Buffer.from(path)];
+      };
+      return path === '/0' ? new Promise((resolve) => { release = () => resolve(answer()); }) : answer();
+    };
+    const server = createServer(firstLater, { listen: '127.0.0.1:0', logger: recordingLogger() });
+    const socket = new FakeSocket();
+    new Channel(socket as unknown as net.Socket, listener, server);
+    socket.emit('data', Buffer.from(Array.from({ length: 100 }, (_, i) => get(`/${i}`)).join(''), 'latin1'));
+    socket.emit('end');
+    release!();
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(socket.bodies()).to.deep.equal(Array.from({ length: 100 }, (_, i) => `/${i}`));
+    expect(socket.writableEnded).to.equal(true);
+  });
+
+  it('parses no more bodies that went to temp files ahead than the lookahead (each holds a descriptor)', async () => {
+    const waiting: (() => void)[] = [];
+    const later: App = (environ, startResponse) => new Promise((resolve) => {
+      waiting.push(() => {
+        startResponse('200 OK', [['Content-Type', 'text/plain']]);
+        resolve([Buffer.from(String(environ.PATH_INFO))]);
+      });
+    });
+    const server = createServer(later, { listen: '127.0.0.1:0', inbufOverflow: 1, logger: recordingLogger() });
+    const socket = new FakeSocket();
+    new Channel(socket as unknown as net.Socket, listener, server);
+    const descriptors = () => fs.readdirSync('/proc/self/fd').length;
+    const before = descriptors();
+    socket.emit('data', Buffer.from(Array.from({ length: 40 }, (_, i) => `POST /${i} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab`).join(''), 'latin1'));
+    expect(descriptors() - before).to.be.at.most(1); // 33 before
+    while (waiting.length > 0) {
+      waiting.shift()!();
+      await nextTurn();
+    }
+    expect(socket.bodies()).to.have.length(40);
+    expect(descriptors()).to.equal(before);
+  });
+});
+
+describe('server: refusals the server caused', () => {
+  it('are logged at most once per 10 s, with one line for how many more there were', async () => {
+    // The channels' clock keeps a reading for CLOCK_RESOLUTION_MS (on a real timer): let it lapse first.
+    await new Promise((resolve) => setTimeout(resolve, CLOCK_RESOLUTION_MS + 10));
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    try {
+      const logger = recordingLogger();
+      const server = createServer(pathApp, { listen: '127.0.0.1:0', logger });
+      const refuse = () => {
+        const request = new ParsedRequest();
+        request.target = '/upload';
+        request.error = new ServiceUnavailable('The request body could not be stored; try again later', new Error('EMFILE'));
+        server.refuse(new Channel(new FakeSocket() as unknown as net.Socket, { unix: false, serverPort: '8080' }, server), request);
+      };
+      clock.tick(60_000);
+      refuse();
+      for (let i = 0; i < 20; i++) refuse();
+      expect(logger.messages('error')).to.deep.equal(['Cannot serve /upload: The request body could not be stored; try again later']);
+      clock.tick(10_000);
+      expect(logger.messages('error')).to.have.length(2);
+      expect(logger.messages('error')[1]).to.match(/^Cannot serve 20 more requests in the last 10 s /);
+      // Quiet since: the next one is logged whole, once the window after the summary has passed.
+      clock.tick(11_000);
+      refuse();
+      expect(logger.messages('error')).to.have.length(3);
+    } finally {
+      // Its last reading must lapse on the fake timer, or the clock would keep it for later tests.
+      clock.tick(CLOCK_RESOLUTION_MS + 1);
+      clock.restore();
+    }
   });
 });

@@ -86,6 +86,9 @@ describe('transLogger (Paste TransLogger)', () => {
     const lines: string[] = [];
     run(transLogger(app, { logger: (line) => lines.push(line), format: '%(REQUEST_URI)s' }), environ({ SCRIPT_NAME: '/\u20ac', PATH_INFO: '/\u{1F600}', QUERY_STRING: '' }));
     expect(lines).to.deep.equal(['/%E2%82%AC/%F0%9F%98%80']);
+    // A lone surrogate (no UTF-8 of its own) is U+FFFD's bytes, and the character after it is kept.
+    run(transLogger(app, { logger: (line) => lines.push(line), format: '%(REQUEST_URI)s' }), environ({ SCRIPT_NAME: '', PATH_INFO: '/\ud800a/\udc00b', QUERY_STRING: '' }));
+    expect(lines[1]).to.equal('/%EF%BF%BDa/%EF%BF%BDb');
   });
 
   it('escapes client text, so a request cannot write a line of its own', () => {
