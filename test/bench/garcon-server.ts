@@ -39,7 +39,8 @@ const app: App = (environ, startResponse) => {
 };
 
 // The idle-connections scenario holds 10,000 connections; the default limit (100) would park them.
-// 15,000 stays inside a 20,000 open-file limit, so the server does not warn at start-up.
+// With 15,000 and a 20,000 open-file limit, the server warns at start-up that it has no descriptors
+// left to park connections past the limit (each keeps room for a body's temp file): never needed here.
 const server = createServer(app, { listen: '127.0.0.1:0', connectionLimit: 15000 });
 server.listen().then(() => {
   const address = server.addresses[0];
