@@ -57,6 +57,16 @@ function describeListen(how: net.ListenOptions | net.Server | net.Socket | { fd:
   return `${net.isIPv6(host) ? `[${host}]` : host}:${options.port}`;
 }
 
+/** `rw-rw----` for 0o660: the permission bits as ls shows them. */
+function symbolicMode(mode: number): string {
+  let text = '';
+  for (let shift = 6; shift >= 0; shift -= 3) {
+    const bits = (mode >> shift) & 7;
+    text += `${bits & 4 ? 'r' : '-'}${bits & 2 ? 'w' : '-'}${bits & 1 ? 'x' : '-'}`;
+  }
+  return text;
+}
+
 /** The longest unix socket path the kernel takes (sun_path, less its NUL); longer ones are cut silently. */
 const UNIX_PATH_MAX = process.platform === 'linux' ? 107 : 103;
 
@@ -286,6 +296,8 @@ export class GarconServer implements ChannelHost {
     if (owner) await clearStaleSocket(path);
     await this.#listenOn({ path, backlog: this.adjustments.backlog });
     fs.chmodSync(path, perms);
+    // Said in both forms: a number given as decimal digits (400) is a mode nobody meant (0o620).
+    this.logger.info(`unix socket ${path}: mode ${perms.toString(8).padStart(3, '0')} (${symbolicMode(perms)})`);
   }
 
   #listenOn(how: net.ListenOptions | net.Server | net.Socket | { fd: number }): Promise<void> {

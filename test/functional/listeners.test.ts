@@ -84,9 +84,11 @@ describe('listeners', () => {
     afterEach(() => fs.rmSync(sock, { force: true }));
 
     it('serves on a unix socket with the requested permissions and removes it on close', async () => {
-      const server = await createServer(echo, { unixSocket: sock, unixSocketPerms: '660', logger: recordingLogger() }).listen();
+      const logger = recordingLogger();
+      const server = await createServer(echo, { unixSocket: sock, unixSocketPerms: '660', logger }).listen();
       try {
         expect(fs.statSync(sock).mode & 0o777).to.equal(0o660);
+        expect(logger.messages('info')).to.include(`unix socket ${sock}: mode 660 (rw-rw----)`);
         expect(server.addresses).to.deep.equal([sock]);
         const ex = await send(0, get('/'), { responses: 1, path: sock });
         const env = envOf(ex.responses[0]!.body);
