@@ -327,6 +327,23 @@ describe('proxy headers', () => {
       expect(logger.warn.calledOnceWithExactly('Unknown Forwarded token: secret')).to.equal(true);
     });
 
+    it('warns once per element however many unknown parameters it has, and refuses more than 16 parameters', () => {
+      const { adjust, logger } = build({ headers: ['forwarded'] });
+      const sixteen = ['for=1.2.3.4', ...Array.from({ length: 15 }, (_, i) => `p${i}=x`)].join(';');
+      expect(run(adjust, { HTTP_FORWARDED: sixteen }).REMOTE_ADDR).to.equal('1.2.3.4');
+      expect(logger.warn.args.map((args) => args[0])).to.deep.equal(['Unknown Forwarded token: p0 (and others)']);
+      // 36,000 parameters in 256 KiB cost 2 s of CPU (a quadratic duplicate check) and a log line each.
+      expect(() => run(adjust, { HTTP_FORWARDED: `${sixteen};p15=x` })).to.throw(BadRequest);
+      expect(logger.warn.args.at(-1)![0]).to.match(/More than 16 parameters in one element/);
+    });
+
+    it('reads quoted values with escapes, and long ones, whole', () => {
+      const { adjust } = build({ headers: ['forwarded'] });
+      expect(run(adjust, { HTTP_FORWARDED: 'for="1.2.3.4";host="a\\.example"' }).SERVER_NAME).to.equal('a.example');
+      const long = 'h'.repeat(100_000);
+      expect(run(adjust, { HTTP_FORWARDED: `for=1.2.3.4;host="${long}"` }).SERVER_NAME).to.equal(long);
+    });
+
     it('an error that is not about the header (here the logger failing) is not turned into a 400', () => {
       const { adjust, logger } = build({ headers: ['forwarded'] });
       logger.warn = sinon.stub().throws(new RangeError('log sink closed'));
