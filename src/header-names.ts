@@ -46,6 +46,13 @@ export function trimOws(text: string): string {
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
+/** How many elements a comma-separated list has at most (its commas plus one), counted without splitting it. */
+export function listLength(value: string): number {
+  let commas = 0;
+  for (let at = value.indexOf(','); at !== -1; at = value.indexOf(',', at + 1)) commas++;
+  return commas + 1;
+}
+
 /** Comma-separated list elements, trimmed of SP/HTAB and lower-cased (RFC 9110 section 5.6.1). */
 export function listElements(value: string): string[] {
   const elements: string[] = [];

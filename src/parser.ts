@@ -23,7 +23,7 @@ import {
   UriTooLong,
   type HttpError,
 } from './errors.js';
-import { FieldFlag, SP, TCHAR, bytesHold, fieldNameAt, isFieldValueByte, isOws, listElements, nameHashStep, ownCopy, type FieldName } from './header-names.js';
+import { FieldFlag, SP, TCHAR, bytesHold, fieldNameAt, isFieldValueByte, isOws, listElements, listLength, nameHashStep, ownCopy, type FieldName } from './header-names.js';
 import { ParsedRequest } from './request.js';
 import { isValidHost, parseRequestTarget } from './request-target.js';
 
@@ -514,14 +514,21 @@ export class RequestParser {
     if (this.#targetAuthority !== null) headers.HTTP_HOST = this.#targetAuthority;
 
     const hopFields = request.hopFields;
+    // A list field of these (every option a field of this head, or a keyword) with more
+    // elements than a head may have fields is no real request; 128 K Connection options,
+    // each made into an environ key to strip, cost 30 ms a head (RFC 9110 section 5.6.1
+    // asks a recipient to bear a reasonable number of empty elements, not any number).
+    const most = this.#limits.maxRequestHeaderFields;
     const connectionField = hopFields?.HTTP_CONNECTION;
+    if (connectionField !== undefined && listLength(connectionField) > most) refuse(new BadRequest(`Connection lists more than ${most} options`));
+    const transferEncoding = hopFields?.HTTP_TRANSFER_ENCODING;
+    if (transferEncoding !== undefined && listLength(transferEncoding) > most) refuse(new BadRequest(`Transfer-Encoding lists more than ${most} codings`));
     if (connectionField === undefined) {
       request.keepAlive = isHttp11;
     } else {
       request.keepAlive = !hasListElement(connectionField, 'close') && (isHttp11 || hasListElement(connectionField, 'keep-alive'));
     }
 
-    const transferEncoding = hopFields?.HTTP_TRANSFER_ENCODING;
     const codings = transferEncoding === undefined ? null : listElements(transferEncoding);
     if (codings !== null) {
       // A 1.0 recipient cannot rely on chunked framing: refusing is the safe

@@ -41,7 +41,7 @@ export const KNOWN_CLASSES: KnownClass[] = [
   garconRefused('missing-host', '400 Missing Host header'),
   garconRefused('field-syntax', '400 Invalid header', '400 Malformed header line', '400 Content-Length is invalid', '400 Invalid Host header'),
   garconRefused('chunk-syntax', '400 Invalid chunk size', '400 Invalid chunk extension', '400 Chunk not properly terminated'),
-  garconRefused('size-limits', '413 ', '414 ', '431 '),
+  garconRefused('size-limits', '413 ', '414 ', '431 ', '400 Connection lists more than', '400 Transfer-Encoding lists more than'),
   garconAccepted('method-list', ['HPE_INVALID_METHOD'], (garcon, at) => {
     const method = garcon.requests[at]?.method;
     return method === undefined || !METHODS.includes(method);
