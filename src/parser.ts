@@ -410,8 +410,9 @@ export class RequestParser {
       // The usual line, `name:value` with only valid bytes, is taken in one pass;
       // anything else goes the long way below, which finds the precise error.
       const field = validFieldLine(head, bytes, base, pos);
+      // Continuation lines count too: 85 K of them cost as much as 30 K fields.
+      if (fieldsLeft-- === 0) refuse(new RequestHeaderFieldsTooLarge(`more than ${this.#limits.maxRequestHeaderFields} header fields`));
       if (field !== null) {
-        if (fieldsLeft-- === 0) refuse(new RequestHeaderFieldsTooLarge(`more than ${this.#limits.maxRequestHeaderFields} header fields`));
         if (pending !== null) this.#storeField(pending, number);
         pending = field;
         pos = field.next;
