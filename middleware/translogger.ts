@@ -10,7 +10,7 @@
 // so that a request cannot write a line of its own. garcon's `accessLog` option
 // does the same job without a middleware, and counts the bytes really sent.
 
-import { apacheTime, dash, escapeLogField, field } from '../src/access-log.js';
+import { LOG_FIELD_MAX, apacheTime, dash, escapeLogField, field } from '../src/access-log.js';
 import { parseBoolWord } from '../src/adjustments.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { splitPercentFormat } from '../src/percent-format.js';
@@ -52,25 +52,47 @@ function compileFormat(format: string, option: string): CompiledFormat {
   return parts;
 }
 
-/** Python's quote(path, safe='/'), on the bytes PATH_INFO carries one per char. */
+/** Python's quote() with safe='/': the bytes left as they are. */
+function isSafe(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2f || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
+}
+
+/** `%XX` for each byte, made once. */
+const PERCENT: readonly string[] = Array.from({ length: 256 }, (_, c) => `%${c.toString(16).toUpperCase().padStart(2, '0')}`);
+
+/**
+ * Python's quote(path, safe='/'), on the bytes PATH_INFO carries one per char: safe
+ * runs as slices, escapes from a table. Once the result is past what a log field keeps
+ * (LOG_FIELD_MAX), the rest is left as it is, for escapeLogField to cut and count.
+ */
 function quotePath(path: string): string {
-  let out = '';
-  for (let i = 0; i < path.length; i++) {
+  const parts: string[] = [];
+  let length = 0;
+  let from = 0;
+  let i = 0;
+  for (; i < path.length && length <= LOG_FIELD_MAX; i++) {
     const c = path.charCodeAt(i);
-    const safe = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2f || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
-    if (safe) {
-      out += path[i];
-    } else if (c <= 0xff) {
-      out += `%${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    if (isSafe(c)) continue;
+    const at = i;
+    if (at > from) parts.push(path.slice(from, at));
+    let escaped: string;
+    if (c <= 0xff) {
+      escaped = PERCENT[c]!;
     } else {
       // Not a byte: text an app or a filter put there; its UTF-8 bytes are what a URL would
       // carry (a lone surrogate becomes U+FFFD's).
       const point = path.codePointAt(i)!;
-      for (const byte of Buffer.from(String.fromCodePoint(point), 'utf8')) out += `%${byte.toString(16).toUpperCase()}`;
-      if (point > 0xffff) i++; // the pair's second half went out with it
+      escaped = '';
+      for (const byte of Buffer.from(String.fromCodePoint(point), 'utf8')) escaped += PERCENT[byte]!;
+      if (point > 0xffff) i++; // the pair's second half goes out with it
     }
+    parts.push(escaped);
+    length += at - from + escaped.length;
+    from = i + 1;
   }
-  return out;
+  if (from === 0) return path;
+  parts.push(path.slice(from));
+  return parts.join('');
 }
 
 /** The app's Content-Length when garcon would take it as one ('-' otherwise: its value must not add fields to the line). */

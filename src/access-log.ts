@@ -54,24 +54,40 @@ function needsEscape(code: number): boolean {
   return code < 0x20 || code >= 0x7f || code === 0x22 || code === 0x5c;
 }
 
+/** The longest part of a client's text a log field keeps: a 256 KiB head could otherwise make a 1 MB line. */
+export const LOG_FIELD_MAX = 8192;
+
+/** What each byte becomes in a log field (itself, or its escape), made once. */
+const ESCAPES: readonly string[] = Array.from({ length: 256 }, (_, c) => {
+  if (c === 0x22 || c === 0x5c) return `\\${String.fromCharCode(c)}`;
+  return needsEscape(c) ? `\\x${c.toString(16).padStart(2, '0')}` : String.fromCharCode(c);
+});
+
 /**
  * Make client-controlled text safe inside a quoted log field: `"` and `\` are
  * escaped and bytes outside printable ASCII become \xHH (as Apache does), so a
- * request cannot forge extra log lines or fields.
+ * request cannot forge extra log lines or fields. Past LOG_FIELD_MAX chars the
+ * rest is left out, and the field says how much.
  */
 export function escapeLogField(text: string): string {
   let clean = 0;
   while (clean < text.length && !needsEscape(text.charCodeAt(clean))) clean++;
   // The usual field (a path, a user agent) has nothing to escape: no new string.
-  if (clean === text.length) return text;
-  let out = text.slice(0, clean);
-  for (let i = clean; i < text.length; i++) {
+  if (clean === text.length && text.length <= LOG_FIELD_MAX) return text;
+  const end = Math.min(text.length, LOG_FIELD_MAX);
+  // Runs of clean text as slices, escapes from the table: no string made per char.
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = Math.min(clean, end); i < end; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x22 || c === 0x5c) out += `\\${text[i]}`;
-    else if (c < 0x20 || c >= 0x7f) out += c > 0xff ? `\\u${c.toString(16).padStart(4, '0')}` : `\\x${c.toString(16).padStart(2, '0')}`;
-    else out += text[i];
+    if (!needsEscape(c)) continue;
+    if (i > from) parts.push(text.slice(from, i));
+    parts.push(c > 0xff ? `\\u${c.toString(16).padStart(4, '0')}` : ESCAPES[c]!);
+    from = i + 1;
   }
-  return out;
+  if (from < end) parts.push(text.slice(from, end));
+  if (end < text.length) parts.push(`...(${text.length - end} more)`);
+  return parts.join('');
 }
 
 /** environ[key] when it is a string, '' otherwise (absent, or an app's odd value). */

@@ -7,6 +7,7 @@ import sinon from 'sinon';
 import {
   apacheTime,
   createAccessLog,
+  LOG_FIELD_MAX,
   escapeLogField,
   formatCombined,
   formatJson,
@@ -65,6 +66,15 @@ describe('access log', () => {
       expect(escapeLogField('say "hi" \\ bye')).to.equal('say \\"hi\\" \\\\ bye');
       expect(escapeLogField('a\r\nb\tc\x00\x7f')).to.equal('a\\x0d\\x0ab\\x09c\\x00\\x7f');
       expect(escapeLogField('caf\xe9 \u20ac')).to.equal('caf\\xe9 \\u20ac');
+    });
+
+    it('keeps at most LOG_FIELD_MAX chars of the text, and says how many it left out', () => {
+      const clean = 'a'.repeat(LOG_FIELD_MAX + 10);
+      expect(escapeLogField(clean)).to.equal(`${'a'.repeat(LOG_FIELD_MAX)}...(10 more)`);
+      // 256 KiB of \xff would be a 1 MB field.
+      const hostile = '\xff'.repeat(256 * 1024);
+      expect(escapeLogField(hostile)).to.equal(`${'\\xff'.repeat(LOG_FIELD_MAX)}...(${256 * 1024 - LOG_FIELD_MAX} more)`);
+      expect(escapeLogField(`x"${'y'.repeat(LOG_FIELD_MAX)}`)).to.equal(`x\\"${'y'.repeat(LOG_FIELD_MAX - 2)}...(2 more)`);
     });
   });
 

@@ -89,6 +89,9 @@ describe('transLogger (Paste TransLogger)', () => {
     // A lone surrogate (no UTF-8 of its own) is U+FFFD's bytes, and the character after it is kept.
     run(transLogger(app, { logger: (line) => lines.push(line), format: '%(REQUEST_URI)s' }), environ({ SCRIPT_NAME: '', PATH_INFO: '/\ud800a/\udc00b', QUERY_STRING: '' }));
     expect(lines[1]).to.equal('/%EF%BF%BDa/%EF%BF%BDb');
+    // A long path of bytes to encode is logged up to what a field keeps, and says how much is left out.
+    run(transLogger(app, { logger: (line) => lines.push(line), format: '%(REQUEST_URI)s' }), environ({ SCRIPT_NAME: '', PATH_INFO: `/${'!'.repeat(20_000)}`, QUERY_STRING: '' }));
+    expect(lines[2]).to.match(/^\/(%21){2730}%\.\.\.\(\d+ more\)$/);
   });
 
   it('escapes client text, so a request cannot write a line of its own', () => {
