@@ -153,12 +153,20 @@ export function splitAddress(hop: string): { address: string; port: string } {
   return { address: hop.slice(0, colon), port: hop.slice(colon + 1) };
 }
 
-/** The last `count` comma-separated elements of a list header, OWS-trimmed. */
+/** The last `count` comma-separated elements of a list header, OWS-trimmed, in order. */
 function lastElements(value: string, count: number): string[] {
   // One proxy in front, the usual case: one element, nothing to split.
   if (!value.includes(',')) return [trimOws(value)];
-  const elements = value.split(',');
-  return elements.slice(Math.max(0, elements.length - count)).map(trimOws);
+  // Taken from the end: a 256 KiB value of 100,000 hops is not split to keep a few.
+  const elements: string[] = [];
+  let end = value.length;
+  for (;;) {
+    const comma = end === 0 ? -1 : value.lastIndexOf(',', end - 1);
+    elements.push(trimOws(value.slice(comma + 1, end)));
+    if (comma === -1 || elements.length === count) break;
+    end = comma;
+  }
+  return elements.reverse();
 }
 
 /**

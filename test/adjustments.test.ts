@@ -561,6 +561,7 @@ describe('adjustments', () => {
     it('says octal limits in octal, and caps workers', () => {
       expectInvalid({ unixSocketPerms: '1777' }, 'unixSocketPerms', /"1777" must be at most 777$/);
       expectInvalid({ workers: 100000 }, 'workers', /must be at most 256$/);
+      expectInvalid({ trustedProxy: '127.0.0.1', trustedProxyCount: 65 }, 'trustedProxyCount', /must be at most 64$/);
       expect(adjust({ workers: 256 }).workers).to.equal(256);
     });
 

@@ -412,6 +412,17 @@ describe('proxy headers', () => {
       expect(env.HTTP_X_FORWARDED_FOR).to.equal('198.51.100.7, 10.0.0.2');
     });
 
+    it('takes the last trustedProxyCount hops of a long list from its end, empty ones and a leading comma as split would', () => {
+      const { adjust } = build({ headers: ['x-forwarded-for'], trustedProxy: '10.0.0.0/8', trustedProxyCount: 3 });
+      const hops = Array.from({ length: 100_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+      const env = run(adjust, { HTTP_X_FORWARDED_FOR: [...hops, '198.51.100.7', '10.0.0.2'].join(', ') });
+      expect(env.REMOTE_ADDR).to.equal('198.51.100.7');
+      expect(env.HTTP_X_FORWARDED_FOR).to.equal('198.51.100.7, 10.0.0.2');
+      // An empty hop before the trusted ones names no client: REMOTE_ADDR stays the peer's.
+      const edge = run(adjust, { HTTP_X_FORWARDED_FOR: ',10.0.0.2' });
+      expect(edge.REMOTE_ADDR).to.equal('10.0.0.1');
+    });
+
     it('a client cannot pose as a trusted proxy by adding hops on the left', () => {
       const { adjust } = build({ headers: ['x-forwarded-for'], trustedProxy: '10.0.0.0/8', trustedProxyCount: 3 });
       const env = run(adjust, { HTTP_X_FORWARDED_FOR: '1.1.1.1, 10.0.0.3, 203.0.113.9' });
