@@ -41,6 +41,8 @@ function writeFully(fd: number, data: Uint8Array, position: number): void {
 const BLOCK = 16384;
 /** Small pieces kept as given before gathering starts: a body's usual one to three reads are not copied. */
 const SMALL_PIECES_KEPT = 4;
+/** Pieces this short are copied into a block a byte at a time. */
+const BYTEWISE_COPY_MAX = 32;
 
 /** Accumulates one request body; see the module comment. */
 export class BodyBuffer {
@@ -75,30 +77,41 @@ export class BodyBuffer {
   }
 
   /**
-   * Append bytes. A large piece is kept as given (not copied) while in memory, and so
-   * are the first few small ones; later small ones are gathered into blocks (see BLOCK).
+   * Append `data[start, end)`. A large piece is kept as given (a view, not copied) while
+   * in memory, and so are the first few small ones; later small ones are copied into
+   * blocks (see BLOCK) straight from `data`, with no view made (a chunked body of 1-byte
+   * chunks appends once per byte).
    */
-  append(data: Buffer): void {
-    if (data.length === 0) return;
-    if (data.length >= BLOCK) {
+  append(data: Buffer, start = 0, end = data.length): void {
+    const length = end - start;
+    if (length === 0) return;
+    if (length >= BLOCK) {
       this.#sealBlock();
-      this.#store(data);
+      this.#store(data.subarray(start, end));
     } else if (this.#block === null && this.#smallKept < SMALL_PIECES_KEPT) {
       this.#smallKept++;
-      this.#store(data);
+      this.#store(data.subarray(start, end));
     } else {
-      this.#gather(data);
+      this.#gather(data, start, end);
     }
-    this.#length += data.length;
+    this.#length += length;
     if (this.#fd === null && this.#length >= this.#overflow) this.#spill();
   }
 
-  /** Copy a small piece into the block, starting a new one as needed. */
-  #gather(data: Buffer): void {
-    let offset = 0;
-    while (offset < data.length) {
+  /** Copy `data[start, end)` into the block, starting a new one as needed. */
+  #gather(data: Buffer, start: number, end: number): void {
+    let offset = start;
+    const block = this.#block;
+    if (block !== null && end - start <= BYTEWISE_COPY_MAX && this.#blockUsed + end - start < BLOCK) {
+      // A few bytes copy faster one by one than through Buffer.copy's native call.
+      let used = this.#blockUsed;
+      while (offset < end) block[used++] = data[offset++]!;
+      this.#blockUsed = used;
+      return;
+    }
+    while (offset < end) {
       this.#block ??= Buffer.allocUnsafeSlow(BLOCK);
-      const copied = data.copy(this.#block, this.#blockUsed, offset);
+      const copied = data.copy(this.#block, this.#blockUsed, offset, end);
       this.#blockUsed += copied;
       offset += copied;
       if (this.#blockUsed === BLOCK) this.#sealBlock();

@@ -102,7 +102,7 @@ export class ChunkedDecoder {
     while (i < data.length && this.#state !== State.Done && this.#error === null) {
       if (this.#state === State.Data) {
         const take = Math.min(this.#chunkRemaining, data.length - i);
-        this.#body.append(data.subarray(i, i + take));
+        this.#body.append(data, i, i + take);
         this.#chunkRemaining -= take;
         this.#rawLength += take;
         i += take;
