@@ -67,6 +67,12 @@ interface ForwardedValues {
 }
 
 /** A proxy header that cannot be interpreted; turned into a 400 by the adjuster. */
+/** Client text in a warning, cut short: a value may be 256 KiB (field values hold no CR or LF). */
+function shown(text: string): string {
+  return text.length <= SHOWN_MAX ? text : `${text.slice(0, SHOWN_MAX)}...(${text.length - SHOWN_MAX} more)`;
+}
+const SHOWN_MAX = 256;
+
 class MalformedProxyHeader extends Error {
   constructor(
     readonly label: string,
@@ -205,10 +211,10 @@ function parseForwardedElement(element: string, logger: Logger): ForwardedElemen
   // RFC 7239 defines four parameters, each at most once: tens of thousands in one element
   // (256 KiB of them) only cost time, checked and logged one by one.
   if (pairs.length > MAX_FORWARDED_PAIRS) {
-    throw new MalformedProxyHeader('Forwarded', `More than ${MAX_FORWARDED_PAIRS} parameters in one element`, `${element.slice(0, 64)}...`);
+    throw new MalformedProxyHeader('Forwarded', `More than ${MAX_FORWARDED_PAIRS} parameters in one element`, element);
   }
   const seen = new Set<string>();
-  let unknown: string | null = null;
+  const unknown: string[] = [];
   for (const rawPair of pairs) {
     const pair = rawPair.toLowerCase();
     if (pair === '') continue;
@@ -230,11 +236,11 @@ function parseForwardedElement(element: string, logger: Logger): ForwardedElemen
     } else if (token === 'by') {
       unquote(value, 'Forwarded'); // validated like the others, but nothing uses it
     } else {
-      unknown ??= token;
+      unknown.push(token);
     }
   }
   // One line per element, not one per parameter a client made up.
-  if (unknown !== null) logger.warn(`Unknown Forwarded token: ${unknown}${seen.size > 5 ? ' (and others)' : ''}`);
+  if (unknown.length > 0) logger.warn(`Unknown Forwarded token${unknown.length > 1 ? 's' : ''}: ${shown(unknown.join(', '))}`);
   return parsed;
 }
 
@@ -415,7 +421,7 @@ export function createProxyHeaderAdjuster(options: ProxyHeaderOptions): Adjuster
     } catch (err) {
       if (!(err instanceof MalformedProxyHeader)) throw err;
       logger.warn(
-        `Malformed proxy header "${err.label}" from "${environ.REMOTE_ADDR}": ${err.reason} value: ${err.value}`,
+        `Malformed proxy header "${err.label}" from "${environ.REMOTE_ADDR}": ${err.reason} value: ${shown(err.value)}`,
       );
       throw new BadRequest(`Header "${err.label}" malformed.`);
     }
