@@ -10,7 +10,7 @@
 // so that a request cannot write a line of its own. garcon's `accessLog` option
 // does the same job without a middleware, and counts the bytes really sent.
 
-import { LOG_FIELD_MAX, apacheTime, dash, escapeLogField, field } from '../src/access-log.js';
+import { apacheTime, dash, escapeLogField, field } from '../src/access-log.js';
 import { parseBoolWord } from '../src/adjustments.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { splitPercentFormat } from '../src/percent-format.js';
@@ -62,19 +62,15 @@ const PERCENT: readonly string[] = Array.from({ length: 256 }, (_, c) => `%${c.t
 
 /**
  * Python's quote(path, safe='/'), on the bytes PATH_INFO carries one per char: safe
- * runs as slices, escapes from a table. Once the result is past what a log field keeps
- * (LOG_FIELD_MAX), the rest is left as it is, for escapeLogField to cut and count.
+ * runs as slices, escapes from a table (escapeLogField then cuts a long result).
  */
 function quotePath(path: string): string {
   const parts: string[] = [];
-  let length = 0;
   let from = 0;
-  let i = 0;
-  for (; i < path.length && length <= LOG_FIELD_MAX; i++) {
+  for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
     if (isSafe(c)) continue;
-    const at = i;
-    if (at > from) parts.push(path.slice(from, at));
+    if (i > from) parts.push(path.slice(from, i));
     let escaped: string;
     if (c <= 0xff) {
       escaped = PERCENT[c]!;
@@ -87,7 +83,6 @@ function quotePath(path: string): string {
       if (point > 0xffff) i++; // the pair's second half goes out with it
     }
     parts.push(escaped);
-    length += at - from + escaped.length;
     from = i + 1;
   }
   if (from === 0) return path;

@@ -47,6 +47,8 @@ const COLON = 0x3a;
 const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
 /** Reads up to this long are searched for the end of the head as text (the head is then a slice of it). */
 const TEXT_SEARCH_LIMIT = 4096;
+/** Connection list elements allowed beyond maxRequestHeaderFields: keywords name no field. */
+const LIST_KEYWORDS = 16;
 /** The smallest buffer a head spanning reads is gathered in. */
 const MIN_KEPT_HEAD = 1024;
 /** Significant decimal digits that always fit exactly in a double. */
@@ -410,8 +412,11 @@ export class RequestParser {
       // The usual line, `name:value` with only valid bytes, is taken in one pass;
       // anything else goes the long way below, which finds the precise error.
       const field = validFieldLine(head, bytes, base, pos);
-      // Continuation lines count too: 85 K of them cost as much as 30 K fields.
-      if (fieldsLeft-- === 0) refuse(new RequestHeaderFieldsTooLarge(`more than ${this.#limits.maxRequestHeaderFields} header fields`));
+      // Continuation lines count too (85 K of them cost as much as 30 K fields); a line that is
+      // neither is refused below for what it is.
+      if ((field !== null || isOws(head.charCodeAt(pos))) && fieldsLeft-- === 0) {
+        refuse(new RequestHeaderFieldsTooLarge(`more than ${this.#limits.maxRequestHeaderFields} header fields`));
+      }
       if (field !== null) {
         if (pending !== null) this.#storeField(pending, number);
         pending = field;
@@ -519,7 +524,8 @@ export class RequestParser {
     // elements than a head may have fields is no real request; 128 K Connection options,
     // each made into an environ key to strip, cost 30 ms a head (RFC 9110 section 5.6.1
     // asks a recipient to bear a reasonable number of empty elements, not any number).
-    const most = this.#limits.maxRequestHeaderFields;
+    // Room for the keywords (close, keep-alive, upgrade...) beyond the fields, however low the limit.
+    const most = this.#limits.maxRequestHeaderFields + LIST_KEYWORDS;
     const connectionField = hopFields?.HTTP_CONNECTION;
     if (connectionField !== undefined && listLength(connectionField) > most) refuse(new BadRequest(`Connection lists more than ${most} options`));
     const transferEncoding = hopFields?.HTTP_TRANSFER_ENCODING;

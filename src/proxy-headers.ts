@@ -66,13 +66,13 @@ interface ForwardedValues {
   port: string;
 }
 
-/** A proxy header that cannot be interpreted; turned into a 400 by the adjuster. */
 /** Client text in a warning, cut short: a value may be 256 KiB (field values hold no CR or LF). */
 function shown(text: string): string {
   return text.length <= SHOWN_MAX ? text : `${text.slice(0, SHOWN_MAX)}...(${text.length - SHOWN_MAX} more)`;
 }
 const SHOWN_MAX = 256;
 
+/** A proxy header that cannot be interpreted; turned into a 400 by the adjuster. */
 class MalformedProxyHeader extends Error {
   constructor(
     readonly label: string,
@@ -207,17 +207,16 @@ const MAX_FORWARDED_PAIRS = 16;
  */
 function parseForwardedElement(element: string, logger: Logger): ForwardedElement {
   const parsed: ForwardedElement = { for: '', host: '', proto: '' };
-  const pairs = element.split(';');
-  // RFC 7239 defines four parameters, each at most once: tens of thousands in one element
-  // (256 KiB of them) only cost time, checked and logged one by one.
-  if (pairs.length > MAX_FORWARDED_PAIRS) {
-    throw new MalformedProxyHeader('Forwarded', `More than ${MAX_FORWARDED_PAIRS} parameters in one element`, element);
-  }
   const seen = new Set<string>();
   const unknown: string[] = [];
-  for (const rawPair of pairs) {
+  for (const rawPair of element.split(';')) {
     const pair = rawPair.toLowerCase();
-    if (pair === '') continue;
+    if (pair === '') continue; // empty pairs are allowed: [pair] *(";" [pair])
+    // RFC 7239 defines four parameters, each at most once: tens of thousands in one element
+    // (256 KiB of them) only cost time, checked and logged one by one.
+    if (seen.size === MAX_FORWARDED_PAIRS) {
+      throw new MalformedProxyHeader('Forwarded', `More than ${MAX_FORWARDED_PAIRS} parameters in one element`, element);
+    }
     const equals = pair.indexOf('=');
     if (equals === -1) throw new MalformedProxyHeader('Forwarded', 'Invalid forwarded-pair missing "="', pair);
     const token = pair.slice(0, equals);

@@ -320,6 +320,18 @@ describe('RequestParser', () => {
   });
 
   describe('header fields', () => {
+    it('maxRequestHeaderFields counts fields and continuation lines, not a malformed line, and leaves Connection room for keywords', () => {
+      const limits = { maxRequestHeaderFields: 2 };
+      expect(parse('GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n\r\n', limits).error).to.equal(null);
+      expectError('GET / HTTP/1.1\r\nHost: x\r\nA: b\r\nC: d\r\n\r\n', 431, 'more than 2 header fields', limits);
+      expectError('GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n', 431, 'more than 2 header fields', limits);
+      // A line that is neither a field nor a continuation is refused for what it is.
+      expectError('GET / HTTP/1.1\r\nHost: x\r\nA: b\r\nbad line\r\n\r\n', 400, 'Invalid header', limits);
+      // Keywords name no field: a low limit still takes them.
+      const keywords = parse('GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close, upgrade\r\n\r\n', limits);
+      expect([keywords.error, keywords.keepAlive]).to.deep.equal([null, false]);
+    });
+
     it('maps every name right past the name cache (more distinct names than it keeps), as sent and again', () => {
       // Names that differ in one place, hash near each other and outnumber the cache's 1,024 entries.
       const names = Array.from({ length: 1500 }, (_, i) => `X-Many-${i.toString(36)}`);

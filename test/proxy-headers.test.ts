@@ -340,6 +340,12 @@ describe('proxy headers', () => {
       expect(logger.warn.args.at(-1)![0]).to.match(/Parameter given twice in one element value: for=1\.2\.3\.4;for=x+\.\.\.\(99760 more\)$/);
     });
 
+    it('counts only the parameters of an element, not its empty pairs (RFC 7239: [pair] *(";" [pair]))', () => {
+      const { adjust } = build({ headers: ['forwarded'] });
+      const env = run(adjust, { HTTP_FORWARDED: `for=192.0.2.60;proto=https${';'.repeat(40)}` });
+      expect([env.REMOTE_ADDR, env['wsgi.url_scheme']]).to.deep.equal(['192.0.2.60', 'https']);
+    });
+
     it('reads quoted values with escapes, and long ones, whole', () => {
       const { adjust } = build({ headers: ['forwarded'] });
       expect(run(adjust, { HTTP_FORWARDED: 'for="1.2.3.4";host="a\\.example"' }).SERVER_NAME).to.equal('a.example');
