@@ -499,6 +499,9 @@ export class Channel implements TaskChannel, ConnectionInfo {
           return;
         }
         this.#flags |= RUNNING;
+        // A body that came with its head still gets its 100 first, as Waitress sends it
+        // (spec 3.9; RFC 9110 section 10.1.1 allows either): clients wait for one.
+        if (request.expectContinue && this.#continueSentFor !== request && !request.error) this.write(CONTINUE);
         if (request.error) {
           this.#flags |= CLOSE_WHEN_DONE;
           this.#host.refuse(this, request);

@@ -92,16 +92,18 @@ describe('request corpus', () => {
         const srv = await serverFor(c.limits);
         const calledBefore = called;
         const ex = await send(srv.port, c.bytes, { end: true, timeout: 5000 });
-        expect(ex.responses.map((r) => r.status), `${c.name}: ${ex.raw.toString('latin1').slice(0, 400)}`).to.deep.equal(statuses);
+        // Interim responses (100 Continue) come before a final one; the parser predicts the finals.
+        const finals = ex.responses.filter((r) => r.status >= 200);
+        expect(finals.map((r) => r.status), `${c.name}: ${ex.raw.toString('latin1').slice(0, 400)}`).to.deep.equal(statuses);
         expect(ex.closed, `${c.name}: the server closed the connection`).to.equal(true);
         expect(called - calledBefore, `${c.name}: app calls`).to.equal(statuses.filter((s) => s === 200).length);
         const first = results[0]!;
         if (first.outcome === 'ok') {
-          const seen = JSON.parse(ex.responses[0]!.body.toString('utf8')) as Record<string, unknown>;
+          const seen = JSON.parse(finals[0]!.body.toString('utf8')) as Record<string, unknown>;
           expect(seen.REQUEST_METHOD).to.equal(first.method);
           expect(seen.body_length).to.equal(Buffer.byteLength(first.body, 'latin1'));
         }
-        const last = ex.responses[ex.responses.length - 1];
+        const last = finals[finals.length - 1];
         if (last !== undefined && last.status !== 200) expect(last.headers.connection).to.equal('close');
         const ok = await send(srv.port, get('/still-serving'), { responses: 1 });
         expect(ok.responses[0]?.status).to.equal(200);

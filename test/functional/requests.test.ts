@@ -142,6 +142,14 @@ describe('Expect: 100-continue', () => {
     expect(envOf(ex.responses[1]!.body).body_sha256).to.equal(sha('hello'));
   });
 
+  it('sends 100 Continue even when the body came with the head, as Waitress does, and only once', async () => {
+    const ex = await send(srv.port, `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nExpect: 100-continue\r\n\r\nhello` + get('/after'), { responses: 3 });
+    expect(ex.raw.toString('latin1')).to.match(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    expect(ex.raw.toString('latin1').match(/100 Continue/g)).to.have.length(1);
+    expect(envOf(ex.responses[1]!.body).body_sha256).to.equal(sha('hello'));
+    expect(envOf(ex.responses[2]!.body).PATH_INFO).to.equal('/after');
+  });
+
   it('a body-less Expect request is dispatched normally (Q3 fixed)', async () => {
     const ex = await send(srv.port, `GET / HTTP/1.1\r\n${H}Expect: 100-continue\r\n\r\n` + get('/second'), { responses: 2 });
     expect(ex.responses.map((r) => r.status)).to.deep.equal([200, 200]);

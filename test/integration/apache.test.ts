@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { app as echo } from '../../fixtures/echo.js';
 import { send, startServer, type Running } from '../helpers/http.js';
@@ -112,6 +113,28 @@ describe('Apache httpd in front of garcon (apache/garcon.conf)', function () {
     };
     expect(environ.body_length).to.equal(body.length);
     expect(environ.body_sha256).to.equal(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('passes Expect: 100-continue on, and the client gets one 100 Continue and its answer, the body sent with the head or after the 100', async () => {
+    for (const withHead of [true, false]) {
+      const answer = await new Promise<string>((resolve) => {
+        const socket = net.connect(proxy!.port, '127.0.0.1');
+        let text = '';
+        let sent = withHead;
+        socket.on('data', (data: Buffer) => {
+          text += data.toString('latin1');
+          if (!sent && text.includes('100 Continue')) {
+            sent = true;
+            socket.write('hello');
+          }
+        });
+        socket.on('close', () => resolve(text));
+        socket.write(`POST /continue HTTP/1.1\r\nHost: ${PUBLIC_HOST}:${proxy!.port}\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n${withHead ? 'hello' : ''}`);
+      });
+      expect(answer.match(/^HTTP\/1\.1 100 Continue\r\n/gm), answer).to.have.length(1);
+      expect(answer).to.match(/\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+      expect(answer).to.match(/"body_length": 5[,\n]/);
+    }
   });
 
   it('reuses its backend connections: fewer garcon connections than requests', async () => {
