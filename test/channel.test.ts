@@ -152,18 +152,24 @@ describe('channel: when answers are written', () => {
   });
 });
 
+/** An async app whose answers (its PATH_INFO) wait until the test calls the functions in `waiting`, oldest first. */
+function answeredLater(): { later: App; waiting: (() => void)[] } {
+  const waiting: (() => void)[] = [];
+  const later: App = (environ, startResponse) => new Promise((resolve) => {
+    waiting.push(() => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      resolve([Buffer.from(String(environ.PATH_INFO))]);
+    });
+  });
+  return { later, waiting };
+}
+
 describe('channel: pipelined requests beyond channelRequestLookahead', () => {
   const listener = { unix: false, serverPort: '8080' };
 
   for (const lookahead of [0, 2]) {
     it(`lookahead ${lookahead}: parses no further into a read while requests wait, then answers every one in order`, async () => {
-      const waiting: (() => void)[] = [];
-      const later: App = (environ, startResponse) => new Promise((resolve) => {
-        waiting.push(() => {
-          startResponse('200 OK', [['Content-Type', 'text/plain']]);
-          resolve([Buffer.from(String(environ.PATH_INFO))]);
-        });
-      });
+      const { later, waiting } = answeredLater();
       const server = createServer(later, { listen: '127.0.0.1:0', channelRequestLookahead: lookahead, logger: recordingLogger() });
       const parsers = sinon.spy(server, 'newParser');
       const socket = new FakeSocket();
@@ -185,13 +191,7 @@ describe('channel: pipelined requests beyond channelRequestLookahead', () => {
   }
 
   it('answers what a read left unparsed after the client has closed its side (EOF)', async () => {
-    const waiting: (() => void)[] = [];
-    const later: App = (environ, startResponse) => new Promise((resolve) => {
-      waiting.push(() => {
-        startResponse('200 OK', [['Content-Type', 'text/plain']]);
-        resolve([Buffer.from(String(environ.PATH_INFO))]);
-      });
-    });
+    const { later, waiting } = answeredLater();
     const server = createServer(later, { listen: '127.0.0.1:0', logger: recordingLogger() });
     const socket = new FakeSocket();
     new Channel(socket as unknown as net.Socket, listener, server);
@@ -228,13 +228,7 @@ describe('channel: pipelined requests beyond channelRequestLookahead', () => {
   });
 
   it('parses no more bodies that went to temp files ahead than the lookahead (each holds a descriptor)', async () => {
-    const waiting: (() => void)[] = [];
-    const later: App = (environ, startResponse) => new Promise((resolve) => {
-      waiting.push(() => {
-        startResponse('200 OK', [['Content-Type', 'text/plain']]);
-        resolve([Buffer.from(String(environ.PATH_INFO))]);
-      });
-    });
+    const { later, waiting } = answeredLater();
     const server = createServer(later, { listen: '127.0.0.1:0', inbufOverflow: 1, logger: recordingLogger() });
     const socket = new FakeSocket();
     new Channel(socket as unknown as net.Socket, listener, server);
