@@ -289,36 +289,42 @@ export class RequestParser {
   #headTooLarge(data: Buffer, start: number, end: number): HttpError {
     this.#noteHeadRequest(data, start);
     const limit = this.#limits.maxRequestHeaderSize;
-    return this.#requestLineLength(data, start, end) >= limit && this.#startsWithMethod(data, start)
+    return this.#requestLineLength(data, start, end) >= limit && this.#methodLength(data, start) !== -1
       ? new UriTooLong(`the request line exceeds max_header of ${limit}`)
       : new RequestHeaderFieldsTooLarge(`exceeds max_header of ${limit}`);
   }
 
   /**
    * A head refused before its request line is parsed may still be a HEAD request's:
-   * noted from its first bytes (kept, or `data` from `start`), so the page goes without
+   * noted from its first bytes (those kept, then `data`'s), so the page goes without
    * a body. Only refusals pay for this, never a request that is served.
    */
   #noteHeadRequest(data: Buffer, start: number): void {
-    const first = this.#kept?.subarray(0, this.#keptLength) ?? data.subarray(start);
-    if (first.length >= 5 && first.toString('latin1', 0, 5) === 'HEAD ') this.request.method = 'HEAD';
+    if (this.#methodLength(data, start) === 4 && this.#headByteAt(data, start, 0) === 0x48 && this.#headByteAt(data, start, 1) === 0x45 &&
+      this.#headByteAt(data, start, 2) === 0x41 && this.#headByteAt(data, start, 3) === 0x44) {
+      this.request.method = 'HEAD';
+    }
+  }
+
+  /** Byte `i` of the head so far: the kept bytes, then `data`'s from `start` (a head may span reads); -1 past its end. */
+  #headByteAt(data: Buffer, start: number, i: number): number {
+    const keptLength = this.#keptLength;
+    if (i < keptLength) return this.#kept![i]!;
+    const at = start + i - keptLength;
+    return at < data.length ? data[at]! : -1;
   }
 
   /**
-   * The head so far begins `method SP`: a line that never ends is then a target too long
-   * to parse (414); bytes of no such shape, say a body's overflow read as the next head,
-   * are a head too large (431, as Waitress answers them).
+   * Length of the method the head so far begins with (`tchar+ SP`), or -1 when it does not
+   * begin so: a line that never ends is then a target too long to parse (414); bytes of no
+   * such shape, say a body's overflow read as the next head, are a head too large (431, as
+   * Waitress answers them).
    */
-  #startsWithMethod(data: Buffer, start: number): boolean {
-    // The kept bytes, then data's from start: the method may span reads.
-    const kept = this.#kept;
-    const keptLength = this.#keptLength;
-    const total = keptLength + data.length - start;
-    for (let i = 0; i < total; i++) {
-      const byte = i < keptLength ? kept![i]! : data[start + i - keptLength]!;
-      if (TCHAR[byte] !== 1) return i > 0 && byte === SP;
-    }
-    return false;
+  #methodLength(data: Buffer, start: number): number {
+    let i = 0;
+    let byte = this.#headByteAt(data, start, 0);
+    while (byte !== -1 && TCHAR[byte] === 1) byte = this.#headByteAt(data, start, ++i);
+    return i > 0 && byte === SP ? i : -1;
   }
 
   /** Bytes before the request line's LF in the head so far (all of them when it has not ended). */

@@ -195,6 +195,15 @@ describe('RequestParser', () => {
       expect(summary(fed).error).to.deep.equal([431, 'exceeds max_header of 30']);
     });
 
+    it('notes a refused HEAD request however its method was split across reads (its page then has no body)', () => {
+      const raw = `HEAD /${'a'.repeat(40)} HTTP/1.1\r\nHost: x\r\n`;
+      for (const pieces of [[raw], ['HEA', raw.slice(3)], ['H', 'E', 'A', 'D', raw.slice(4)], bytewise(raw)]) {
+        const fed = feed(pieces, { maxRequestHeaderSize: 30 });
+        expect([fed.request.error?.status, fed.request.method], pieces.slice(0, 2).join('|')).to.deep.equal([414, 'HEAD']);
+      }
+      expect(feed(['HEADX /', 'a'.repeat(40)], { maxRequestHeaderSize: 30 }).request.method).to.not.equal('HEAD');
+    });
+
     it('counts skipped leading empty lines', () => {
       expectError(`\r\n\r\n${head}`, 431, 'exceeds max_header of 32', { maxRequestHeaderSize: 32 });
       expectError('\r\n'.repeat(20), 431, 'exceeds max_header of 30', { maxRequestHeaderSize: 30 });
