@@ -10,7 +10,7 @@
 // scheme with them; that stage already takes X-Forwarded-For/-Host/-Proto from
 // trusted proxies.
 
-import { parseBoolWord } from '../src/adjustments.js';
+import { booleanOf } from '../src/adjustments.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { isPortNumber, isValidHost } from '../src/request-target.js';
 import type { App, Environ, Middleware } from '../src/types.js';
@@ -119,9 +119,7 @@ function checkForcePort(value: unknown, name: string): string {
  * file must not mean true); not '', which PasteDeploy's asbool refuses too.
  */
 function checkBool(value: unknown, name: string): boolean {
-  if (typeof value === 'boolean') return value;
-  if (value === 1 || value === 0) return value === 1;
-  const parsed = typeof value === 'string' && value.trim() !== '' ? parseBoolWord(value) : undefined;
+  const parsed = typeof value === 'string' && value.trim() === '' ? undefined : booleanOf(value);
   if (parsed === undefined) {
     throw new InvalidOptionError(name, `${name}: ${JSON.stringify(value)} is not a boolean (use true/false, yes/no, on/off or 1/0)`);
   }

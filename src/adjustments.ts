@@ -316,11 +316,15 @@ export function parseBoolWord(text: string): boolean | undefined {
 }
 
 // Stricter than Waitress, where any unknown word (a typo of "yes") silently means false.
-function castBool(spec: OptionSpec, value: unknown): boolean {
+/** A switch's value: a boolean, 1 or 0 (as Waitress's asbool() reads them) or a switch word; undefined when none of these. */
+export function booleanOf(value: unknown): boolean | undefined {
   if (typeof value === 'boolean') return value;
-  // The numbers 1 and 0 too, as Waitress's asbool() reads them.
   if (value === 1 || value === 0) return value === 1;
-  const parsed = typeof value === 'string' ? parseBoolWord(value) : undefined;
+  return typeof value === 'string' ? parseBoolWord(value) : undefined;
+}
+
+function castBool(spec: OptionSpec, value: unknown): boolean {
+  const parsed = booleanOf(value);
   if (parsed === undefined) throw invalid(spec, value, 'is not a boolean (use true/false, yes/no, on/off or 1/0)');
   return parsed;
 }
