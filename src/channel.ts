@@ -33,7 +33,11 @@ export interface ChannelHost {
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
-/** Pieces at least this large are written as they are; smaller ones are copied into one batch. */
+/**
+ * Pieces at least this large are written as they are (an app must not change such a
+ * Buffer once it has handed it over, as with any Node stream); smaller ones are copied
+ * when queued, so an app may reuse its buffer for the next chunk at once.
+ */
 const COPY_LIMIT = 16384;
 
 /**
@@ -264,16 +268,16 @@ export class Channel implements TaskChannel, ConnectionInfo {
       // them (a head), in the same writev.
       // (A piece whose owner wants it back when written is never held in the batch.)
       if (this.#pending === null) {
-        this.socket.write(data as Uint8Array, onWritten);
+        this.#writeNow(data, onWritten);
       } else {
         this.socket.cork();
         this.flush();
-        this.socket.write(data as Uint8Array, onWritten);
+        this.#writeNow(data, onWritten);
         this.socket.uncork();
       }
       return;
     }
-    const piece = typeof data !== 'string' && data.length <= TEXT_PIECE_LIMIT ? latin1(data) : data;
+    const piece = typeof data === 'string' ? data : data.length <= TEXT_PIECE_LIMIT ? latin1(data) : Buffer.from(data);
     const pending = this.#pending;
     if (pending === null) {
       this.#pending = [piece];
@@ -291,6 +295,12 @@ export class Channel implements TaskChannel, ConnectionInfo {
       this.#flags |= FLUSH_SCHEDULED;
       process.nextTick(flushOnTick, this);
     }
+  }
+
+  /** A head is text: one byte per char (a string written without an encoding would go out as UTF-8). */
+  #writeNow(data: string | Uint8Array, onWritten?: () => void): void {
+    if (typeof data === 'string') this.socket.write(data, 'latin1', onWritten);
+    else this.socket.write(data, onWritten);
   }
 
   /** Send what write() queued, as a single write. */

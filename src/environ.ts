@@ -29,7 +29,8 @@ export interface EnvironSettings {
   multiprocess: boolean;
 }
 
-const WSGI_VERSION: [number, number] = [1, 0];
+/** Shared by every environ, so frozen: PEP 3333's (1, 0) is a tuple no app can change. */
+const WSGI_VERSION: readonly [number, number] = Object.freeze([1, 0] as const);
 
 /** wsgi.errors: the process's stderr, as PEP 3333 asks for a text stream. */
 const errorStream: ErrorStream = {

@@ -111,8 +111,9 @@ export class Task {
   }
 
   #startResponse: StartResponse = (status, headers, excInfo) => {
-    // null is no excInfo, as Python's exc_info=None is: a wrapper passing `excInfo ?? null` changes nothing.
-    const hasExcInfo = excInfo !== undefined && excInfo !== null;
+    // Read as Waitress does (`if exc_info:`): null, false or '' is no excInfo, so a wrapper
+    // passing `excInfo ?? null` or `excInfo || false` changes nothing.
+    const hasExcInfo = Boolean(excInfo);
     if (this.#head !== null && !hasExcInfo) {
       throw new AppContractError('start_response called a second time without providing exc_info.');
     }

@@ -74,7 +74,7 @@ export interface Environ {
   REMOTE_PORT: string;
   CONTENT_TYPE?: string;
   CONTENT_LENGTH?: string;
-  'wsgi.version': [number, number];
+  'wsgi.version': readonly [number, number];
   'wsgi.url_scheme': string;
   'wsgi.input': WsgiInput;
   'wsgi.input_terminated': boolean;

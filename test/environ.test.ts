@@ -35,6 +35,8 @@ describe('buildEnviron', () => {
       'wsgi.run_once': false,
     });
     expect(env['wsgi.version']).to.deep.equal([1, 0]);
+    // Shared by every request: an app that changes it must not change it for the next one.
+    expect(Object.isFrozen(env['wsgi.version'])).to.equal(true);
     expect(env['wsgi.input'].read().toString()).to.equal('abc');
     expect(env['wsgi.file_wrapper']).to.equal(fileWrapper);
     expect(env['garcon.client_disconnected']()).to.equal(false);

@@ -163,6 +163,7 @@ describe('application errors', () => {
     ['/interim_status', 'is interim (1xx)'],
     ['/status_600', 'status codes run from 100 to 599'],
     ['/exc_info_null', 'start_response called a second time'],
+    ['/exc_info_false', 'start_response called a second time'],
   ];
   for (const [path, logged] of refused) {
     it(`${path}: the app's header never reaches the wire; 500 and a log line`, async () => {
@@ -327,7 +328,22 @@ describe('response bytes as written', () => {
   before(async () => {
     srv = await startServer((environ, startResponse) => {
       const path = environ.PATH_INFO as string;
+      if (path === '/long-head') {
+        // A head past the size written without copying: still latin-1, one byte per char.
+        startResponse('200 OK', [['X-Big', 'a'.repeat(20000)], ['Content-Disposition', 'attachment; filename="caf\u00e9.txt"']]);
+        return [Buffer.from('hi')];
+      }
       startResponse('200 OK', [['Content-Type', 'application/octet-stream']]);
+      if (path.startsWith('/reuse/')) {
+        // One buffer refilled for every chunk, as a read loop does: each chunk must leave as it was yielded.
+        const buf = Buffer.alloc(Number(path.slice(7)));
+        return (function* refilled() {
+          for (const c of 'ABC') {
+            buf.fill(c);
+            yield buf;
+          }
+        })();
+      }
       if (!path.startsWith('/gen')) return bodies[path]!;
       // A generator: no known length, so HTTP/1.1 frames it with chunks.
       const chunks = bodies[path.slice(4)]!;
@@ -350,4 +366,19 @@ describe('response bytes as written', () => {
     const ten = await send(srv.port, get('/mixed', '', '1.0'), { responses: 1 });
     expect(Buffer.compare(ten.responses[0]!.body, Buffer.concat(bodies['/mixed']!))).to.equal(0);
   });
+
+  it('sends a head of 20,000 bytes as latin-1, as a short one', async () => {
+    const ex = await send(srv.port, get('/long-head'), { responses: 1 });
+    expect(ex.raw.includes(Buffer.from('filename="caf\xe9.txt"\r\n', 'latin1'))).to.equal(true);
+    expect(ex.responses[0]!.headers['x-big']).to.have.length(20000);
+  });
+
+  for (const size of [100, 4000, 16000]) {
+    it(`sends ${size}-byte chunks yielded from one refilled buffer as they were when yielded`, async () => {
+      // The HTTP/1.0 response is close-delimited: read until the server closes.
+      const ex = await send(srv.port, get(`/reuse/${size}`) + get(`/reuse/${size}`, '', '1.0'));
+      expect(ex.responses).to.have.length(2);
+      for (const res of ex.responses) expect(res.body.toString('latin1')).to.equal('A'.repeat(size) + 'B'.repeat(size) + 'C'.repeat(size));
+    });
+  }
 });
