@@ -3,8 +3,8 @@
 // while the previous one is being sent, blocks reused once the kernel has them.
 
 import * as fs from 'node:fs';
-import { AppContractError, ClientDisconnected } from './errors.js';
-import type { FileWrapper } from './file-wrapper.js';
+import { ClientDisconnected } from './errors.js';
+import { fileLikeBlock, type FileWrapper } from './file-wrapper.js';
 
 /** Read size when streaming a file. */
 const FILE_BLOCK = 131072;
@@ -86,14 +86,13 @@ async function streamFileLike(wrapper: FileWrapper, total: number, sink: FileSin
   while (sent < total) {
     if (!sink.connected) throw new ClientDisconnected();
     const room = total - sent;
-    const read = file.read(Math.min(FILE_BLOCK, room));
-    if (read === null || read === undefined) break;
-    if (!(read instanceof Uint8Array)) throw new AppContractError('a wrapped file\'s read() must return a Uint8Array');
+    const read = fileLikeBlock(file.read(Math.min(FILE_BLOCK, room)));
     if (read.length === 0) break;
     // A read() that returns more than asked must not push the body past its Content-Length.
     const block = read.length > room ? read.subarray(0, room) : read;
     sent += block.length;
-    sink.write(block);
+    // Copied: a file-like object may read into one buffer again and again (fs.readSync does).
+    sink.write(Buffer.from(block));
     if (sink.needsDrain(FILE_IN_FLIGHT)) await sink.drained(FILE_IN_FLIGHT);
   }
   return sent;

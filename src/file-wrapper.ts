@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { AppContractError } from './errors.js';
 import type { FileLike } from './types.js';
 
@@ -44,6 +45,16 @@ function isFileHandle(file: unknown): file is FileHandle {
     typeof (file as FileHandle).stat === 'function' && typeof (file as FileHandle).read === 'function';
 }
 
+/**
+ * What a file-like object's read() gave, checked (contract decision 5): a Uint8Array,
+ * empty only at the end of the file. null is no end: a stream.Readable says that when
+ * it has nothing buffered yet, and taking it for one would cut the body short.
+ */
+export function fileLikeBlock(read: unknown): Uint8Array {
+  if (read instanceof Uint8Array) return read;
+  throw new AppContractError(`a wrapped file's read() must return a Uint8Array (empty at the end of the file), got ${read === null ? 'null' : typeof read}`);
+}
+
 /** The object returned by wsgi.file_wrapper: iterable like any app result, sendable directly by the task. */
 export class FileWrapper implements Iterable<Uint8Array> {
   readonly file: WrappedFile;
@@ -58,6 +69,10 @@ export class FileWrapper implements Iterable<Uint8Array> {
     const usable = typeof file === 'number' ? Number.isInteger(file) && file >= 0 :
       isFileHandle(file) || (typeof file === 'object' && file !== null && typeof (file as FileLike).read === 'function');
     if (!usable) throw new AppContractError('wsgi.file_wrapper needs a file-like object with read(size), a file descriptor or a FileHandle');
+    if (file instanceof Readable) {
+      // Its read() answers null until data has come: sent through here, a stream would give an empty body.
+      throw new AppContractError('wsgi.file_wrapper takes a file-like object with a synchronous read(size), a file descriptor or a FileHandle, not a stream.Readable: return the stream itself (an async iterable) instead');
+    }
     this.file = file;
     this.blockSize = blockSize;
   }
@@ -133,9 +148,10 @@ export class FileWrapper implements Iterable<Uint8Array> {
     }
     const f = this.file as FileLike;
     for (;;) {
-      const block = f.read(this.blockSize);
-      if (!block || block.length === 0) return;
-      yield block;
+      const block = fileLikeBlock(f.read(this.blockSize));
+      if (block.length === 0) return;
+      // Copied: a file-like object may read into one buffer again and again (fs.readSync does).
+      yield Buffer.from(block);
     }
   }
 

@@ -123,6 +123,35 @@ describe('wsgi.file_wrapper', () => {
     expect(ex.closed).to.equal(true);
   });
 
+  it('/reusing: a file-like that reads into one buffer every time is sent as the file, seekable or not', async () => {
+    const ex = await send(srv.port, get('/reusing') + get('/reusing_readonly') + get('/reusing_readonly', '', '1.0'), { responses: 3 });
+    for (const res of ex.responses) expect(sha(res.body)).to.equal(sha(content));
+    expect(ex.responses[1]!.headers['content-length']).to.equal(String(content.length));
+  });
+
+  it('/nullread: a read() that returns null is an error, not the end of the file', async () => {
+    // Not seekable: the first read() gives null, before any head: a 500.
+    const first = await send(srv.port, get('/nullread_readonly_nocl'));
+    expect(first.responses[0]!.status).to.equal(500);
+    // Seekable: the head (with the file's length) is out when the second read() gives null: cut short and closed.
+    const second = await send(srv.port, get('/nullread_nocl') + get('/filelike'));
+    expect(second.raw.toString('latin1')).to.match(new RegExp(`^HTTP/1\\.1 200 OK\r\n[^]*Content-Length: ${content.length}\r\n`));
+    expect(second.raw.length).to.be.below(content.length);
+    expect(second.closed).to.equal(true);
+    const logged = srv.logger.records.filter((r) => /^Exception while serving \/nullread/.test(r.message)).map((r) => String(r.args[1]));
+    expect(logged).to.have.length(2);
+    for (const message of logged) expect(message).to.contain("a wrapped file's read() must return a Uint8Array (empty at the end of the file), got null");
+  });
+
+  it('/stream: a stream.Readable is refused with a message saying to return it instead; the server keeps serving', async () => {
+    const ex = await send(srv.port, get('/stream'));
+    expect(ex.responses[0]!.status).to.equal(500);
+    const next = await send(srv.port, get('/filelike'), { responses: 1 });
+    expect(sha(next.responses[0]!.body)).to.equal(sha(content));
+    const logged = srv.logger.records.find((r) => r.message === 'Exception while serving /stream');
+    expect(String(logged?.args[1])).to.contain('not a stream.Readable: return the stream itself');
+  });
+
   it('HEAD sends the size but no bytes', async () => {
     const ex = await send(srv.port, `HEAD /filelike HTTP/1.1\r\nHost: x\r\n\r\n` + get('/filelike_shortcl'), { responses: 2, methods: ['HEAD', 'GET'] });
     expect(ex.responses[0]!.headers['content-length']).to.equal(String(content.length));
