@@ -571,7 +571,10 @@ export class RequestParser {
     }
 
     const hasBody = request.chunked || this.#bodyRemaining > 0;
-    request.expectContinue = isHttp11 && hasBody && headers.HTTP_EXPECT?.toLowerCase() === '100-continue';
+    // Expect is a list (RFC 9110 section 10.1.1): a member 100-continue asks for the 100 (repeated
+    // fields arrive joined), whatever else is listed; Waitress wanted the whole value to be it.
+    const expect = headers.HTTP_EXPECT;
+    request.expectContinue = isHttp11 && hasBody && expect !== undefined && hasListElement(expect, '100-continue');
   }
 
   /** Content-Length = 1*DIGIT (RFC 9110 section 8.6), refused with 413 when at or over the limit. */

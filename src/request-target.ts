@@ -167,12 +167,15 @@ export function parseRequestTarget(head: string, start: number, end: number): Re
     if (rawPath.startsWith('//')) {
       const slash = rawPath.indexOf('/', 2);
       const authorityEnd = slash === -1 ? rawPath.length : slash;
-      authority = rawPath.slice(2, authorityEnd);
-      if (!isValidHost(authority)) return null; // userinfo ('@') included
-      if (authority === '' || authority.charCodeAt(0) === 0x3a) {
-        if (isHttpScheme(pathPart.slice(0, schemeEnd))) return null;
-        authority = null;
+      const named = rawPath.slice(2, authorityEnd);
+      if (!isValidHost(named)) return null; // userinfo ('@') included
+      const hostless = named === '' || named.charCodeAt(0) === 0x3a;
+      if (isHttpScheme(pathPart.slice(0, schemeEnd))) {
+        if (hostless) return null;
+        authority = named;
       }
+      // Another scheme's authority names no host this server answers for (RFC 9110 section 7.4):
+      // it is ignored, as Waitress ignores every target's, and never replaces Host.
       rawPath = rawPath.slice(authorityEnd);
     }
   }

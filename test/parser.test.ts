@@ -290,8 +290,10 @@ describe('RequestParser', () => {
       expect([request.path, request.query, request.headers.HTTP_HOST]).to.deep.equal(['/p', 'q', 'other.example:81']);
       // HTTP/1.0 may send no Host: the target's authority is the request's host all the same.
       expect(parse('GET http://other.example/ HTTP/1.0\r\n\r\n').headers.HTTP_HOST).to.equal('other.example');
-      // Without an authority, the Host field stands.
+      // Without an authority, the Host field stands; and so it does with another scheme's authority.
       expect(parse(`GET a:b HTTP/1.1\r\n${HOST}\r\n`).headers.HTTP_HOST).to.equal('example.com');
+      const foreign = parse(`GET foo://evil.example/x HTTP/1.1\r\n${HOST}\r\n`);
+      expect([foreign.path, foreign.headers.HTTP_HOST]).to.deep.equal(['/x', 'example.com']);
     });
 
     it('still requires a valid Host on HTTP/1.1 with an absolute-form target', () => {
@@ -611,7 +613,13 @@ describe('RequestParser', () => {
       expect(expect100('1.1', '')).to.equal(false);
       expect(expect100('1.1', 'Content-Length: 0\r\n')).to.equal(false);
       expect(expect100('1.0', 'Content-Length: 5\r\n')).to.equal(false);
-      expect(parse(`POST / HTTP/1.1\r\n${HOST}Expect: 100-continue, x\r\nContent-Length: 5\r\n\r\n`).expectContinue).to.equal(false);
+      expect(parse(`POST / HTTP/1.1\r\n${HOST}Expect: x-other\r\nContent-Length: 5\r\n\r\n`).expectContinue).to.equal(false);
+      expect(parse(`POST / HTTP/1.1\r\n${HOST}Expect: 100-continuex\r\nContent-Length: 5\r\n\r\n`).expectContinue).to.equal(false);
+    });
+
+    it('is set when 100-continue is one member of the list (RFC 9110 section 10.1.1), or the field is repeated', () => {
+      expect(parse(`POST / HTTP/1.1\r\n${HOST}Expect: x-other, 100-continue\r\nContent-Length: 5\r\n\r\n`).expectContinue).to.equal(true);
+      expect(parse(`POST / HTTP/1.1\r\n${HOST}Expect: 100-continue\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`).expectContinue).to.equal(true);
     });
 
     it('completes a body-less Expect request at once', () => {

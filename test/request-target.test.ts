@@ -58,6 +58,12 @@ describe('request-target', () => {
       expect(parse('file:///etc/x')).to.include({ path: '/etc/x', authority: null });
     });
 
+    it('ignores the authority of a scheme other than http(s): it cannot replace Host', () => {
+      expect(parse('foo://evil.example/x')).to.include({ path: '/x', authority: null });
+      expect(parse('ftp://evil.example:21')).to.include({ path: '', authority: null });
+      expect(parse('HTTPS://good.example/x')).to.include({ path: '/x', authority: 'good.example' });
+    });
+
     it('reads scheme:rest without // as scheme and path (RFC 3986 absolute-URI)', () => {
       expect(parse('a:b?x')).to.include({ path: 'b', query: 'x' });
     });
