@@ -4,6 +4,7 @@
 export { serve, createServer, GarconServer } from './server.js';
 export { makeAdjustments, OPTIONS, type Adjustments, type ServeOptions, type OptionSpec } from './adjustments.js';
 export { FileWrapper } from './file-wrapper.js';
+export { clearStaleSocket as clearStaleUnixSocket } from './unix-socket-file.js';
 export { loadApp } from './app-loader.js';
 export { createLogger, type LogLevel } from './logger.js';
 export {

@@ -5,6 +5,7 @@
 import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as nodePath from 'node:path';
 import { createAccessLog, type AccessLog } from './access-log.js';
 import { formatServingUrl, makeAdjustments, resolveListen, type Adjustments, type ServeOptions } from './adjustments.js';
 import { Channel, type ChannelHost, type ListenerInfo } from './channel.js';
@@ -55,6 +56,25 @@ function describeListen(how: net.ListenOptions | net.Server | net.Socket | { fd:
   if (options.path !== undefined) return `unix socket ${options.path}`;
   const host = options.host ?? '';
   return `${net.isIPv6(host) ? `[${host}]` : host}:${options.port}`;
+}
+
+/**
+ * What an operator needs to act on a failed unix-socket bind. libuv reports a missing
+ * directory as EACCES (a systemd RuntimeDirectory= left out, say), and a cluster worker
+ * cannot replace a stale socket file: only the primary can, before the workers listen.
+ */
+function explainUnixListenError(err: unknown, path: string, owner: boolean): unknown {
+  if (!(err instanceof ListenError)) return err;
+  const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
+  const directory = nodePath.dirname(path);
+  let hint: string | null = null;
+  if (code === 'EACCES' && !fs.existsSync(directory)) hint = `the directory ${directory} does not exist`;
+  else if (code === 'EADDRINUSE' && !owner) {
+    hint = 'in a node:cluster worker a socket file left behind is not replaced: remove a stale one in the primary ' +
+      'before forking, with clearStaleUnixSocket(path), as garcon-serve --workers does';
+  }
+  if (hint === null) return err;
+  return new ListenError(`unix socket ${path}`, Object.assign(new Error(`${(err.cause as Error).message} (${hint})`), { code }));
 }
 
 /** `rw-rw----` for 0o660: the permission bits as ls shows them. */
@@ -121,6 +141,8 @@ export class GarconServer implements ChannelHost {
   readonly #silent = new Set<Channel>();
   #sweep: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
+  /** The binding under way or done: a second listen() gets it rather than binding again. */
+  #listening: Promise<this> | null = null;
   #closed: (() => void) | null = null;
 
   constructor(app: App, options: ServeOptions = {}) {
@@ -250,12 +272,20 @@ export class GarconServer implements ChannelHost {
     return out;
   }
 
-  /** Bind every listener. Rejects (and closes what was bound) if any fails. */
-  async listen(): Promise<this> {
+  /** Bind every listener. Rejects (and closes what was bound) if any fails; may then be called again. */
+  listen(): Promise<this> {
     // close() is final: a second close() would return the first one's settled promise
     // and leave what a later listen() bound open.
-    if (this.#closing !== null) throw new ServerClosedError();
-    if (this.#listeners.length > 0) return this;
+    if (this.#closing !== null) return Promise.reject(new ServerClosedError());
+    // Two calls at once would bind twice, and the failing one would close the other's listeners.
+    this.#listening ??= this.#bind().catch((err: unknown) => {
+      this.#listening = null;
+      throw err;
+    });
+    return this.#listening;
+  }
+
+  async #bind(): Promise<this> {
     const adj = this.adjustments;
     try {
       if (adj.sockets.length > 0) {
@@ -294,7 +324,11 @@ export class GarconServer implements ChannelHost {
       throw new InvalidOptionError('unixSocket', `unixSocket "${path}" is longer than the ${UNIX_PATH_MAX} bytes a unix socket path may have`);
     }
     if (owner) await clearStaleSocket(path);
-    await this.#listenOn({ path, backlog: this.adjustments.backlog });
+    try {
+      await this.#listenOn({ path, backlog: this.adjustments.backlog });
+    } catch (err) {
+      throw explainUnixListenError(err, path, owner);
+    }
     fs.chmodSync(path, perms);
     // Said in both forms: a number given as decimal digits (400) is a mode nobody meant (0o620).
     this.logger.info(`unix socket ${path}: mode ${perms.toString(8).padStart(3, '0')} (${symbolicMode(perms)})`);
@@ -324,7 +358,12 @@ export class GarconServer implements ChannelHost {
       };
       if (how instanceof net.Server || how instanceof net.Socket || 'fd' in how) {
         // Socket activation: the handle is already bound; listen() adopts it.
-        server.listen(how as net.Server, onListening);
+        try {
+          server.listen(how as net.Server, onListening);
+        } catch {
+          // Node throws at once for a server or socket with no handle, quoting the whole object.
+          failed(new Error('it has no bound socket to adopt (give a listening net.Server, a net.Socket with a handle, or { fd })'));
+        }
       } else {
         server.listen(how, onListening);
       }

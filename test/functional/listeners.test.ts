@@ -211,6 +211,28 @@ describe('listeners', () => {
       }
     });
 
+    it('says so when the socket\'s directory does not exist (libuv reports EACCES)', async () => {
+      const missing = path.join(os.tmpdir(), `garcon-no-such-dir-${process.pid}`, 'x.sock');
+      let error: unknown;
+      await createServer(echo, { unixSocket: missing, logger: recordingLogger() }).listen().catch((err: unknown) => {
+        error = err;
+      });
+      expect(error).to.be.instanceOf(ListenError);
+      expect(String(error)).to.contain(`the directory ${path.dirname(missing)} does not exist`);
+    });
+
+    it('in a node:cluster worker, a stale socket file is an error saying to clear it in the primary; clearStaleUnixSocket() there does', async function () {
+      this.timeout(20000);
+      spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+      const script = path.join(__dirname, '..', 'helpers', 'cluster-unix-worker.js');
+      const bare = spawnSync(process.execPath, [script, sock, 'bare'], { encoding: 'utf8', timeout: 15000 });
+      expect(bare.stdout).to.contain('in a node:cluster worker a socket file left behind is not replaced');
+      expect(bare.stdout).to.contain('clearStaleUnixSocket(path)');
+      const cleared = spawnSync(process.execPath, [script, sock, 'clear'], { encoding: 'utf8', timeout: 15000 });
+      expect(cleared.stdout).to.contain('served 200');
+      expect(fs.existsSync(sock)).to.equal(false);
+    });
+
     it('refuses to replace a file that is not a socket', async () => {
       fs.writeFileSync(sock, 'precious');
       let error: unknown;
@@ -266,6 +288,47 @@ describe('listeners', () => {
     });
     expect(error).to.be.instanceOf(ServerClosedError);
     expect(server.addresses).to.deep.equal([]);
+  });
+
+  it('listen() called again while binding returns the same promise: one set of listeners', async () => {
+    const server = createServer(echo, { listen: '127.0.0.1:0', logger: recordingLogger() });
+    try {
+      const [a, b] = await Promise.all([server.listen(), server.listen()]);
+      expect(a).to.equal(server);
+      expect(b).to.equal(server);
+      expect(server.addresses).to.have.length(1);
+      expect(await server.listen()).to.equal(server);
+      expect(server.addresses).to.have.length(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a failed listen() may be tried again', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const server = createServer(echo, { listen: `127.0.0.1:${port}`, logger: recordingLogger() });
+    try {
+      const errors = await Promise.allSettled([server.listen(), server.listen()]);
+      expect(errors.map((e) => e.status)).to.deep.equal(['rejected', 'rejected']);
+      await new Promise((resolve) => blocker.close(resolve));
+      await server.listen();
+      const ex = await send(port, get('/'), { responses: 1 });
+      expect(ex.responses[0]!.status).to.equal(200);
+    } finally {
+      await server.close();
+      blocker.close();
+    }
+  });
+
+  it('a net.Server in "sockets" that is not listening is a ListenError saying so, not a TypeError', async () => {
+    let error: unknown;
+    await createServer(echo, { sockets: [net.createServer()], logger: recordingLogger() }).listen().catch((err: unknown) => {
+      error = err;
+    });
+    expect(error).to.be.instanceOf(ListenError);
+    expect(String(error)).to.contain('Cannot listen on the server given in "sockets": it has no bound socket to adopt');
   });
 
   it('a descriptor that cannot listen is a ListenError naming it', async () => {
