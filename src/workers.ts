@@ -34,6 +34,8 @@ const CRASH_WINDOW_MS = 1000;
 const RESTART_DELAY_MS = 1000;
 /** Extra time for a worker to exit after its own graceful shutdown deadline. */
 const EXIT_GRACE_MS = 5000;
+/** The longest delay setTimeout takes; a longer one fires at once (with a TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Run the cluster primary. Resolves with the process exit code: 0 after a
@@ -105,7 +107,7 @@ export async function runPrimary(plan: PrimaryPlan): Promise<number> {
       }
       killTimer = setTimeout(() => {
         for (const worker of living()) worker.process.kill('SIGKILL');
-      }, plan.shutdownTimeout * 1000 + EXIT_GRACE_MS);
+      }, Math.min(plan.shutdownTimeout * 1000 + EXIT_GRACE_MS, MAX_TIMER_MS));
       killTimer.unref();
       if (living().length === 0) finish(exitCode);
     };
@@ -180,11 +182,18 @@ export interface WorkerControl {
 /**
  * In a worker, before it loads the app: a shutdown the primary asks for while
  * the app loads (a SIGTERM during start-up) is kept for when the worker
- * serves, not lost for want of a listener.
+ * serves, not lost for want of a listener. So is a SIGTERM or SIGINT sent to the
+ * whole process group (systemd's stop, Ctrl-C): it is the same stop the primary
+ * asks for, and its default action would kill the worker, an unclean exit.
  */
 export function workerControl(): WorkerControl {
   let asked = false;
   let shutdown: (() => void) | null = null;
+  const onSignal = () => {
+    asked = true;
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   process.on('message', (message: unknown) => {
     if (!isWorkerMessage(message) || message.garcon !== 'shutdown') return;
     if (shutdown === null) asked = true;
@@ -192,6 +201,9 @@ export function workerControl(): WorkerControl {
   });
   return {
     serving(addresses, stop) {
+      // The server's own signal handlers are in place by now.
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
       shutdown = stop;
       process.send?.({ garcon: 'listening', addresses } satisfies WorkerMessage);
       if (asked) stop();

@@ -636,6 +636,29 @@ describe('garcon-serve', () => {
       expect(r.stdout()).to.not.include('Serving on');
     });
 
+    it('--workers: SIGTERM or SIGINT to the whole process group while the workers load is one clean stop (exit 0)', async () => {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+        const r = run(['--listen=127.0.0.1:0', '--workers=2', '--shutdown-timeout=3', '--call', './cli-apps.js:slowFactory']);
+        while ((r.stderr().match(/loading in/g) ?? []).length < 2) await new Promise((resolve) => setTimeout(resolve, 25));
+        // What systemd's stop or Ctrl-C does: every process gets it. The workers used to die of it, an unclean stop.
+        signalEach([r.child.pid!, ...workerPids(r)], signal);
+        expect(await finished(r, 5000), signal).to.deep.equal({ code: 0, signal: null });
+        expect(r.stdout()).to.not.include('Serving on');
+      }
+    });
+
+    it('--workers: the longest --shutdown-timeout still waits for requests in flight', async () => {
+      // The primary's kill timer is the timeout plus a grace: past what setTimeout takes, it fired at once.
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', '--shutdown-timeout=2147483', './cli-apps.js:slow']);
+      const url = await serving(r, 15000);
+      const graceful = get(`${url}/?ms=600`);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      r.child.kill('SIGTERM');
+      expect(await graceful).to.deep.include({ status: 200, body: 'slept 600' });
+      expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
+      expect(r.stderr()).to.not.include('TimeoutOverflowWarning');
+    });
+
     it('--workers: SIGHUP while the workers load kills none of them', async () => {
       const r = run(['--listen=127.0.0.1:0', '--workers=2', '--call', './cli-apps.js:slowFactory']);
       while ((r.stderr().match(/loading in/g) ?? []).length < 2) await new Promise((resolve) => setTimeout(resolve, 25));
