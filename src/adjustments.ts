@@ -210,7 +210,8 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('clearUntrustedProxyHeaders', 'bool', true, 'Remove proxy headers that do not come from a trusted proxy before the app sees them.'),
   row('urlScheme', 'enum', 'http', 'Default wsgi.url_scheme: http or https.', { choices: ['http', 'https'] }),
   row('urlPrefix', 'prefix', '', 'Mount the app under this path: it becomes SCRIPT_NAME and is removed from PATH_INFO.'),
-  row('backlog', 'int', 1024, 'Length of the listen() backlog.', SIZE),
+  // Node takes the backlog as a 32-bit integer: 4294967296 would silently become 0.
+  row('backlog', 'int', 1024, 'Length of the listen() backlog.', { ...SIZE, max: 2 ** 31 - 1 }),
   row('recvBytes', 'int', 8192, 'Accepted for Waitress compatibility and ignored (libuv chooses the read size).', SIZE),
   row('sendBytes', 'int', 1, 'Deprecated (as in Waitress) and unused: Node flushes output itself.', SIZE),
   row('outbufOverflow', 'int', 1048576, 'Accepted for Waitress compatibility and ignored (responses are never spooled to a file; outbufHighWatermark bounds them).', SIZE),
@@ -448,6 +449,8 @@ function castAccessLog(spec: OptionSpec, value: unknown): boolean | string {
   const text = castString(spec, value);
   // An unset variable (--access-log=$LOGFILE) must not turn the log off unnoticed.
   if (text.trim() === '') throw invalid(spec, value, 'is empty (give a file, "on" for stdout, or "off")');
+  // '-' is stdout to gunicorn and most tools: a file named '-' in the working directory is nobody's wish.
+  if (text.trim() === '-') return true;
   return parseBoolWord(text) ?? text;
 }
 

@@ -158,6 +158,9 @@ describe('adjustments', () => {
       expectInvalid({ backlog: true }, 'backlog', 'Invalid value for option "backlog": true is not an integer');
       expectInvalid({ backlog: null }, 'backlog', /null is not an integer/);
       expectInvalid({ backlog: [1] }, 'backlog', /an array is not an integer/);
+      // Node takes a 32-bit backlog: 2 ** 32 would silently become 0.
+      expectInvalid({ backlog: '4294967296' }, 'backlog', 'Invalid value for option "backlog": "4294967296" must be at most 2147483647');
+      expect(adjust({ backlog: 2 ** 31 - 1 }).backlog).to.equal(2 ** 31 - 1);
     });
 
     it('require sizes and counts to be positive (threads <= 0 is an error, unlike Waitress)', () => {
@@ -336,6 +339,8 @@ describe('adjustments', () => {
       expect(adjust({ accessLog: 'on' }).accessLog).to.equal(true);
       expect(adjust({ accessLog: 'false' }).accessLog).to.equal(false);
       expect(adjust({ accessLog: '/var/log/garcon.log' }).accessLog).to.equal('/var/log/garcon.log');
+      // '-' is stdout, as for gunicorn: not a file named '-' in the working directory.
+      expect(adjust({ accessLog: '-' }).accessLog).to.equal(true);
     });
 
     it('rejects other types', () => {
