@@ -569,14 +569,20 @@ describe('garcon-serve', () => {
       expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
     });
 
-    it('--workers: SIGTERM waits for requests in flight; a second signal stops everything at once', async () => {
-      const r = run(['--listen=127.0.0.1:0', '--workers=2', './cli-apps.js:slow']);
+    /** --workers=2 on the slow app, SIGTERM to the primary during a 600 ms request: answered, then a clean exit. */
+    async function expectGracefulStop(extra: string[]): Promise<Run> {
+      const r = run(['--listen=127.0.0.1:0', '--workers=2', ...extra, './cli-apps.js:slow']);
       const url = await serving(r, 15000);
       const graceful = get(`${url}/?ms=600`);
       await new Promise((resolve) => setTimeout(resolve, 150));
       r.child.kill('SIGTERM');
       expect(await graceful).to.deep.include({ status: 200, body: 'slept 600' });
       expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
+      return r;
+    }
+
+    it('--workers: SIGTERM waits for requests in flight; a second signal stops everything at once', async () => {
+      await expectGracefulStop([]);
 
       const r2 = run(['--listen=127.0.0.1:0', '--workers=2', './cli-apps.js:slow']);
       const url2 = await serving(r2, 15000);
@@ -649,13 +655,7 @@ describe('garcon-serve', () => {
 
     it('--workers: the longest --shutdown-timeout still waits for requests in flight', async () => {
       // The primary's kill timer is the timeout plus a grace: past what setTimeout takes, it fired at once.
-      const r = run(['--listen=127.0.0.1:0', '--workers=2', '--shutdown-timeout=2147483', './cli-apps.js:slow']);
-      const url = await serving(r, 15000);
-      const graceful = get(`${url}/?ms=600`);
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      r.child.kill('SIGTERM');
-      expect(await graceful).to.deep.include({ status: 200, body: 'slept 600' });
-      expect(await finished(r)).to.deep.equal({ code: 0, signal: null });
+      const r = await expectGracefulStop(['--shutdown-timeout=2147483']);
       expect(r.stderr()).to.not.include('TimeoutOverflowWarning');
     });
 
