@@ -176,19 +176,28 @@ function lastElements(value: string, count: number): string[] {
 }
 
 /**
- * How many of the right-most hops belong to the trusted chain. The right-most
- * hop is what the (trusted) peer saw, so it is always taken; the walk goes one
- * hop further left only while the hop just taken is itself trusted (`trust`,
- * from compileHopTrust), and never beyond `maxHops` (trustedProxyCount). With
- * '*' or one exact address every hop is, which is Waitress's "N-th from the
- * right"; with a list, a client that forges extra hops on the left stops the walk
- * at its own, real address.
+ * The hops of the trusted chain, right-most first. `hops` are the right-most
+ * trustedProxyCount elements. The right-most hop is what the (trusted) peer saw,
+ * so it is always taken; the walk goes one hop further left only while the hop
+ * just taken is itself trusted (`trust`, from compileHopTrust). With '*' or one
+ * exact address every hop is, which is Waitress's "N-th from the right"; with a
+ * list, a client that forges extra hops on the left stops the walk at its own,
+ * real address. A hop is read (unquoted, parsed, maybe refused) only when the
+ * walk reaches it: a malformed entry left of the chain is the client's, dropped unread.
  */
-function trustedDepth(addresses: readonly string[], trust: TrustPredicate, maxHops: number): number {
-  const limit = Math.min(maxHops, addresses.length);
-  let depth = 1;
-  while (depth < limit && trust(addresses[addresses.length - depth] ?? '')) depth++;
-  return depth;
+function walkTrusted<T>(hops: readonly string[], read: (hop: string) => T, addressOf: (value: T) => string, trust: TrustPredicate): T[] {
+  const taken: T[] = [];
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const value = read(hops[i] as string);
+    taken.push(value);
+    if (!trust(addressOf(value))) break;
+  }
+  return taken;
+}
+
+/** A port checked by isPortNumber, without leading zeros: 0443 is 443 (RFC 3986 section 6.2.3), not another port in HTTP_HOST. */
+function canonicalPort(digits: string): string {
+  return String(Number(digits));
 }
 
 /** One RFC 7239 forwarded-element, only the parameters garcon uses. */
@@ -249,15 +258,10 @@ function readForwarded(environ: Environ, trust: TrustPredicate, maxHops: number,
   const raw = environ[FORWARDED.key];
   if (typeof raw !== 'string' || raw === '') return values;
   const kept = lastElements(raw, maxHops);
-  const elements = kept.map((element) => parseForwardedElement(element, logger));
-  const depth = trustedDepth(
-    elements.map((element) => splitAddress(element.for).address),
-    trust,
-    maxHops,
-  );
-  environ[FORWARDED.key] = kept.slice(kept.length - depth).join(', ');
-  for (let i = elements.length - 1; i >= elements.length - depth; i--) {
-    const element = elements[i] as ForwardedElement;
+  const taken = walkTrusted(kept, (element) => parseForwardedElement(element, logger), (element) => splitAddress(element.for).address, trust);
+  environ[FORWARDED.key] = kept.slice(kept.length - taken.length).join(', ');
+  // Right-most first, so the oldest trusted value of each field is the one left.
+  for (const element of taken) {
     if (element.for !== '') values.clientAddress = element.for;
     if (element.host !== '') values.host = element.host;
     if (element.proto !== '') values.proto = element.proto;
@@ -291,13 +295,9 @@ function readXForwarded(environ: Environ, plan: XForwardedPlan, trust: TrustPred
   const forwardedFor = plan.forFor ? environ[XFF.key] : undefined;
   if (typeof forwardedFor === 'string') {
     const hops = lastElements(forwardedFor, maxHops);
-    const addresses = hops.map((hop) => unquote(hop, XFF.label));
-    depth = trustedDepth(
-      addresses.map((hop) => splitAddress(hop).address),
-      trust,
-      maxHops,
-    );
-    values.clientAddress = addresses[addresses.length - depth] ?? '';
+    const taken = walkTrusted(hops, (hop) => unquote(hop, XFF.label), (address) => splitAddress(address).address, trust);
+    depth = taken.length;
+    values.clientAddress = taken[depth - 1] ?? '';
     environ[XFF.key] = hops.slice(hops.length - depth).join(', ');
   }
   const forwardedHost = plan.forHost ? environ[XFH.key] : undefined;
@@ -310,8 +310,9 @@ function readXForwarded(environ: Environ, plan: XForwardedPlan, trust: TrustPred
   if (plan.forPort) {
     values.port = readSingleValue(environ, XFPORT);
     // Stricter than Waitress: anything but a port would end up in SERVER_PORT and HTTP_HOST.
-    if (values.port !== '' && !isPortNumber(values.port)) {
-      throw new MalformedProxyHeader(XFPORT.label, 'Invalid port', values.port);
+    if (values.port !== '') {
+      if (!isPortNumber(values.port)) throw new MalformedProxyHeader(XFPORT.label, 'Invalid port', values.port);
+      values.port = canonicalPort(values.port);
     }
   }
   return values;
@@ -330,19 +331,23 @@ function applyForwardedValues(environ: Environ, values: ForwardedValues): void {
     if (port === '') port = scheme === 'http' ? '80' : '443';
   }
   if (values.host !== '') {
-    const host = values.host;
+    const given = values.host;
     // Stricter than Waitress: apps build URLs from HTTP_HOST, which the parser holds to the same rule.
-    if (!isValidHost(host)) throw new MalformedProxyHeader(values.hostLabel, 'Invalid host', host);
-    const colon = host.lastIndexOf(':');
-    if (colon !== -1 && host.charCodeAt(host.length - 1) !== RBRACKET) {
+    if (!isValidHost(given)) throw new MalformedProxyHeader(values.hostLabel, 'Invalid host', given);
+    const colon = given.lastIndexOf(':');
+    // An http(s) URI's host may not be empty (RFC 9110 section 4.2.1): ':80' names none.
+    if (colon === 0) throw new MalformedProxyHeader(values.hostLabel, 'Invalid host', given);
+    const hasColon = colon !== -1 && given.charCodeAt(given.length - 1) !== RBRACKET;
+    const host = hasColon ? given.slice(0, colon) : given;
+    const hostPort = hasColon ? given.slice(colon + 1) : '';
+    environ.SERVER_NAME = host;
+    if (hostPort !== '') {
       // host:port -- the port named with the host wins over X-Forwarded-Port.
-      const hostPort = host.slice(colon + 1);
-      if (hostPort !== '' && !isPortNumber(hostPort)) throw new MalformedProxyHeader(values.hostLabel, 'Invalid port', host);
-      environ.SERVER_NAME = host.slice(0, colon);
-      environ.HTTP_HOST = host;
-      port = hostPort;
+      if (!isPortNumber(hostPort)) throw new MalformedProxyHeader(values.hostLabel, 'Invalid port', given);
+      port = canonicalPort(hostPort);
+      environ.HTTP_HOST = `${host}:${port}`;
     } else {
-      environ.SERVER_NAME = host;
+      // ('host:' with no digits is the scheme's default port, RFC 3986 section 3.2.3: as if none were named.)
       environ.HTTP_HOST = host;
       const scheme = environ['wsgi.url_scheme'];
       // Keep the port in Host unless it is the default one of the scheme in use.
@@ -360,7 +365,7 @@ function applyForwardedValues(environ: Environ, values: ForwardedValues): void {
     }
     environ.REMOTE_ADDR = address;
     environ.REMOTE_HOST = address;
-    if (clientPort !== '') environ.REMOTE_PORT = clientPort;
+    if (clientPort !== '') environ.REMOTE_PORT = isObfuscatedPort(clientPort) ? clientPort : canonicalPort(clientPort);
   }
 }
 

@@ -164,11 +164,31 @@ describe('proxy headers', () => {
 
     it('X-Forwarded-Host that is not host[:port], or whose port is not one, is a 400 (stricter than Waitress)', () => {
       const { adjust } = build({ headers: ['x-forwarded-host'] });
-      for (const value of ['evil.com other', 'user@evil.com', 'evil.com/path', '<script>', '::1', 'example.com:abc', 'example.com:99999', 'example.com:0']) {
+      // ':80' and ':' name no host (RFC 9110 section 4.2.1).
+      for (const value of ['evil.com other', 'user@evil.com', 'evil.com/path', '<script>', '::1', 'example.com:abc', 'example.com:99999', 'example.com:0', ':80', ':']) {
         expectMalformed(adjust, { HTTP_X_FORWARDED_HOST: value }, 'X-Forwarded-Host');
       }
       const env = run(adjust, { HTTP_X_FORWARDED_HOST: '[2001:db8::1]:8443' });
       expect([env.SERVER_NAME, env.HTTP_HOST, env.SERVER_PORT]).to.deep.equal(['[2001:db8::1]', '[2001:db8::1]:8443', '8443']);
+    });
+
+    it('a host with an empty port is the scheme\'s default port (RFC 3986 section 3.2.3), as with none', () => {
+      const { adjust } = build({ headers: ['x-forwarded-host', 'x-forwarded-proto'] });
+      for (const host of ['example.com:', 'example.com']) {
+        const env = run(adjust, { HTTP_X_FORWARDED_HOST: host, HTTP_X_FORWARDED_PROTO: 'https' });
+        expect([env.SERVER_NAME, env.SERVER_PORT, env.HTTP_HOST], host).to.deep.equal(['example.com', '443', 'example.com']);
+      }
+      const v6 = run(adjust, { HTTP_X_FORWARDED_HOST: '[::1]:', HTTP_X_FORWARDED_PROTO: 'http' });
+      expect([v6.SERVER_NAME, v6.SERVER_PORT, v6.HTTP_HOST]).to.deep.equal(['[::1]', '80', '[::1]']);
+    });
+
+    it('ports with leading zeros are the same ports (RFC 3986 section 6.2.3): 0443 is 443', () => {
+      const { adjust } = build({ headers: ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port'] });
+      const byPort = run(adjust, { HTTP_X_FORWARDED_HOST: 'example.com', HTTP_X_FORWARDED_PORT: '0443', HTTP_X_FORWARDED_PROTO: 'https' });
+      expect([byPort.SERVER_PORT, byPort.HTTP_HOST]).to.deep.equal(['443', 'example.com']);
+      const inHost = run(adjust, { HTTP_X_FORWARDED_HOST: 'example.com:08443' });
+      expect([inHost.SERVER_PORT, inHost.HTTP_HOST]).to.deep.equal(['8443', 'example.com:8443']);
+      expect(run(adjust, { HTTP_X_FORWARDED_FOR: '192.0.2.1:0080' }).REMOTE_PORT).to.equal('80');
     });
 
     it('a client hop whose port is not a port is a 400; an RFC 7239 obfuscated port passes', () => {
@@ -481,6 +501,20 @@ describe('proxy headers', () => {
     it('only the hops inside the trusted window are parsed', () => {
       const { adjust } = build({ headers: ['x-forwarded-for'] });
       expect(run(adjust, { HTTP_X_FORWARDED_FOR: '"broken, 192.0.2.1' }).REMOTE_ADDR).to.equal('192.0.2.1');
+    });
+
+    it('only the hops the walk reaches are parsed: a malformed entry left of an untrusted hop is dropped unread', () => {
+      // A list trust with a count of 2: 203.0.113.9 is not trusted, so the walk stops there.
+      const xff = build({ headers: ['x-forwarded-for'], trustedProxy: '10.0.0.0/8', trustedProxyCount: 2 }).adjust;
+      expect(run(xff, { HTTP_X_FORWARDED_FOR: '"broken, 203.0.113.9' }).REMOTE_ADDR).to.equal('203.0.113.9');
+      // The same entry right of a trusted hop is read, and refused.
+      expectMalformed(xff, { HTTP_X_FORWARDED_FOR: '"broken, 10.0.0.7' }, 'X-Forwarded-For');
+      const forwarded = build({ headers: ['forwarded'], trustedProxy: '10.0.0.0/8', trustedProxyCount: 2 });
+      for (const value of ['for, for=203.0.113.9', 'for=1.1.1.1;for=2.2.2.2, for=203.0.113.9', 'for="x, for=203.0.113.9', 'x-made-up=1, for=203.0.113.9']) {
+        expect(run(forwarded.adjust, { HTTP_FORWARDED: value }).REMOTE_ADDR, value).to.equal('203.0.113.9');
+      }
+      // Parameters of an element the walk never reached are not even warned about.
+      expect(forwarded.logger.warn.called).to.equal(false);
     });
   });
 

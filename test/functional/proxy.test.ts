@@ -45,6 +45,7 @@ describe('adjustment pipeline on the wire', () => {
   const malformed = [
     ['X-Forwarded-Proto', 'ftp'], ['X-Forwarded-Port', '80abc'], ['X-Forwarded-Port', '99999'], ['X-Forwarded-For', '"1.2.3.4'],
     ['X-Forwarded-For', '"1.2.3.4 fake"'], ['X-Forwarded-For', '1.2.3.4:0'], ['X-Forwarded-Host', 'evil.com/x'], ['X-Forwarded-Host', 'example.com:0'],
+    ['X-Forwarded-Host', ':443'],
   ];
   for (const [header, value] of malformed) {
     it(`a malformed ${header} (${value}) from the trusted proxy is a 400, closed, and the server keeps serving`, async () => {
@@ -57,6 +58,17 @@ describe('adjustment pipeline on the wire', () => {
       expect(ok.responses[0]!.status).to.equal(200);
     });
   }
+
+  it('with a list trust and a count of 2, a malformed entry left of an untrusted hop is dropped unread: 200', async () => {
+    const srv = await startServer(echo, { trustedProxy: '127.0.0.1, 10.0.0.0/8', trustedProxyHeaders: 'x-forwarded-for', trustedProxyCount: 2 });
+    try {
+      const ex = await send(srv.port, get('/', 'X-Forwarded-For: "broken, 203.0.113.9\r\n'), { responses: 1 });
+      expect(ex.responses[0]!.status).to.equal(200);
+      expect(envOf(ex.responses[0]!.body)).to.include({ REMOTE_ADDR: '203.0.113.9', HTTP_X_FORWARDED_FOR: '203.0.113.9' });
+    } finally {
+      await srv.close();
+    }
+  });
 
   it('a HEAD request with a malformed proxy header gets the 400 head and no body', async () => {
     const ex = await send(trusted.port, 'HEAD /app/ HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: ftp\r\n\r\n');
