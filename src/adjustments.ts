@@ -546,6 +546,13 @@ function conflict(option: string, message: string): InvalidOptionError {
 function checkTrustedProxy(value: string): void {
   for (const raw of value.split(',')) {
     const element = raw.trim();
+    // Peers are matched on their address alone: a zone (fe80::1%eth0) would be dropped, and trust fe80::1 on every link.
+    if (element.includes('%')) {
+      throw new InvalidOptionError('trustedProxy', `Invalid value for option "trustedProxy": ${JSON.stringify(element)} has a zone ID, which cannot be matched: give the address alone`);
+    }
+    if (isStrictCidr(element) && Number(element.slice(element.indexOf('/') + 1)) === 0) {
+      throw new InvalidOptionError('trustedProxy', `Invalid value for option "trustedProxy": ${JSON.stringify(element)} is every address: say "*" to trust every peer`);
+    }
     if (!TRUSTED_PROXY_KEYWORDS.has(element) && !isStrictAddress(element) && !isStrictCidr(element)) {
       throw new InvalidOptionError(
         'trustedProxy',

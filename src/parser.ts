@@ -519,7 +519,9 @@ export class RequestParser {
       if (isHttp11) refuse(new BadRequest('Missing Host header'));
     } else if (host !== lastValidHost) {
       // RFC 9112 section 3.2: 400 for a Host that is not uri-host [":" port]. Apps build URLs from it.
-      if (!isValidHost(host)) refuse(new BadRequest('Invalid Host header'));
+      // An empty Host is allowed; a port with no host (':80') makes an http URI with an empty host,
+      // which RFC 9110 section 4.2.1 says to reject.
+      if (!isValidHost(host) || host.charCodeAt(0) === 0x3a) refuse(new BadRequest('Invalid Host header'));
       // A copy: a slice would keep this request's head alive until the Host changes.
       lastValidHost = ownCopy(host);
     }

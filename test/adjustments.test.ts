@@ -264,6 +264,14 @@ describe('adjustments', () => {
       expectInvalid({ trustedProxy: ['10.0.0.300'] }, 'trustedProxy', /10\.0\.0\.300/);
       expectInvalid({ trustedProxy: [1] }, 'trustedProxy', /is not a string or a list of strings/);
     });
+
+    it('refuse a trustedProxy with a zone ID (it would be dropped, trusting the address on every link) or a /0 range', () => {
+      expectInvalid({ trustedProxy: 'fe80::1%eth0' }, 'trustedProxy', /"fe80::1%eth0" has a zone ID, which cannot be matched/);
+      expectInvalid({ trustedProxy: '10.0.0.1, ::1%lo' }, 'trustedProxy', /"::1%lo" has a zone ID/);
+      expectInvalid({ trustedProxy: '0.0.0.0/0' }, 'trustedProxy', /"0.0.0.0\/0" is every address: say "\*" to trust every peer/);
+      expectInvalid({ trustedProxy: '::/0' }, 'trustedProxy', /"::\/0" is every address/);
+      expect(adjust({ trustedProxy: '0.0.0.0/1' }).trustedProxy).to.equal('0.0.0.0/1');
+    });
   });
 
   describe('urlPrefix', () => {

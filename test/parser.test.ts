@@ -301,7 +301,7 @@ describe('RequestParser', () => {
       expectError('GET http://other.example/ HTTP/1.1\r\nHost: a b\r\n\r\n', 400, 'Invalid Host header');
     });
 
-    for (const host of ['a b', 'a/b', 'evil@good', 'a, b', '[::1', 'a:8x', '"a"', '\xe9']) {
+    for (const host of ['a b', 'a/b', 'evil@good', 'a, b', '[::1', 'a:8x', '"a"', '\xe9', ':80', ':']) {
       it(`refuses the Host ${JSON.stringify(host)} (RFC 9112 section 3.2)`, () => {
         expectError(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 400, 'Invalid Host header');
       });
