@@ -19,7 +19,14 @@ const LINE_SCAN_BLOCK = 8192;
 function openAnonymousTempFile(): number {
   const file = path.join(os.tmpdir(), `garcon-body-${process.pid}-${randomBytes(8).toString('hex')}`);
   const fd = fs.openSync(file, 'wx+', 0o600);
-  fs.unlinkSync(file);
+  try {
+    fs.unlinkSync(file);
+  } catch (err) {
+    // A directory that lets files be made but not removed (chattr +a, odd mounts): a body
+    // refused for it must not also hold a descriptor for good (its empty file stays: nothing can remove it).
+    fs.closeSync(fd);
+    throw err;
+  }
   return fd;
 }
 

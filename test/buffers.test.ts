@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as sinon from 'sinon';
 import { BodyBuffer, emptyInput } from '../src/buffers.js';
 import { AppContractError, InputClosedError } from '../src/errors.js';
 
@@ -115,6 +118,26 @@ describe('BodyBuffer and wsgi.input', () => {
     expect(fs.readdirSync('/proc/self/fd').length).to.equal(before + 1);
     body.close();
     expect(fs.readdirSync('/proc/self/fd').length).to.equal(before);
+  });
+
+  it('a temp file that cannot be unlinked is closed: the refusal costs no descriptor', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'garcon-unlink-'));
+    const savedTmpdir = process.env.TMPDIR;
+    process.env.TMPDIR = dir; // os.tmpdir() reads it at each call
+    // As in a directory with chattr +a: files can be made there, not removed. (The module
+    // itself: an `import * as` binding of it cannot be stubbed.)
+    const unlink = sinon.stub(require('node:fs') as typeof fs, 'unlinkSync').throws(Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' }));
+    try {
+      const before = fs.readdirSync('/proc/self/fd').length;
+      expect(() => filled('x'.repeat(100), 10)).to.throw('EPERM');
+      expect(unlink.called).to.equal(true);
+      expect(fs.readdirSync('/proc/self/fd').length).to.equal(before);
+    } finally {
+      unlink.restore();
+      if (savedTmpdir === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmpdir;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('gathers small pieces into blocks: bytes in order, in memory and spilled, whatever the mix of sizes', () => {
