@@ -14,6 +14,8 @@ import type { TaskChannel } from './task.js';
 export interface ChannelHost {
   readonly lookahead: number;
   readonly highWatermark: number;
+  /** channelTimeout in ms: how long output may wait on a client that reads none of it. */
+  readonly sendTimeoutMs: number;
   readonly closing: boolean;
   /** Connections wait for a slot (connectionLimit): responses close theirs, so the slots turn over. */
   readonly connectionsWaiting: boolean;
@@ -114,6 +116,9 @@ function onEnd(this: ChannelSocket): void {
 function onDrain(this: ChannelSocket): void {
   this[kChannel].drainedEvent();
 }
+function onTimeout(this: ChannelSocket): void {
+  this[kChannel].outputTimedOut();
+}
 function onClose(this: ChannelSocket): void {
   this[kChannel].closed();
 }
@@ -153,6 +158,13 @@ const KEPT_ALIVE = 2048;
 const LISTED_IDLE = 4096;
 /** The client has sent something (ChannelHost.spoke was told). */
 const SPOKEN = 8192;
+/**
+ * Output is backed up past the socket's high-water mark: Node's socket timeout judges the
+ * connection, not the sweep. It fires only when the kernel has taken nothing from the write
+ * in flight for a whole period, so a client reading a large response slowly but steadily is
+ * never cut, while one that stops reading is (within two periods).
+ */
+const OUTPUT_TIMED = 16384;
 
 export class Channel implements TaskChannel, ConnectionInfo {
   readonly socket: net.Socket;
@@ -301,6 +313,33 @@ export class Channel implements TaskChannel, ConnectionInfo {
   #writeNow(data: string | Uint8Array, onWritten?: () => void): void {
     if (typeof data === 'string') this.socket.write(data, 'latin1', onWritten);
     else this.socket.write(data, onWritten);
+    if (this.socket.writableNeedDrain) this.#timeOutput();
+  }
+
+  /** Output the kernel did not take is timed by progress from now on (OUTPUT_TIMED); 'drain' ends it. */
+  #timeOutput(): void {
+    if (this.#is(OUTPUT_TIMED)) return;
+    this.#flags |= OUTPUT_TIMED;
+    const socket = this.socket;
+    if (socket.listenerCount('timeout') === 0) socket.on('timeout', onTimeout);
+    socket.setTimeout(this.#host.sendTimeoutMs);
+  }
+
+  /** The socket's 'timeout' event: no progress on the output for a whole period, or none left. */
+  outputTimedOut(): void {
+    if (this.socket.writableLength > 0) {
+      this.destroy();
+      return;
+    }
+    this.#endOutputTiming();
+  }
+
+  #endOutputTiming(): void {
+    if (!this.#is(OUTPUT_TIMED)) return;
+    this.#flags &= ~OUTPUT_TIMED;
+    this.socket.setTimeout(0);
+    // Reading was held while the output was backed up: a head or body arriving behind it starts its clock now.
+    if (!this.busy) this.#restartArrivalClocks();
   }
 
   /** Send what write() queued, as a single write. */
@@ -314,9 +353,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
     this.#pendingBytes = 0;
     if (!this.#is(CONNECTED) || this.socket.writableEnded) return;
     if (pieces.length === 1) {
-      const only = pieces[0]!;
-      if (typeof only === 'string') this.socket.write(only, 'latin1');
-      else this.socket.write(only);
+      this.#writeNow(pieces[0]!);
       return;
     }
     const batch = Buffer.allocUnsafe(total);
@@ -328,7 +365,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
         offset += piece.length;
       }
     }
-    this.socket.write(batch);
+    this.#writeNow(batch);
   }
 
   /**
@@ -353,6 +390,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
   /** The socket's 'drain' event. */
   drainedEvent(): void {
     this.lastActivity = monotonicMs();
+    this.#endOutputTiming();
     this.#releaseDrainWaiters();
     this.#updateReading();
   }
@@ -622,11 +660,13 @@ export class Channel implements TaskChannel, ConnectionInfo {
 
   /**
    * The idle sweep's verdict (`now` from monotonicMs(), `limit` in ms): silent for `limit` with
-   * nothing running; a head still arriving after `limit` (slowloris, contract 12);
-   * a body arriving for longer than `limit` at under MIN_BODY_RATE on average; or
-   * a response stalled for `limit` on a client that does not read.
+   * nothing running; a head still arriving after `limit` (slowloris, contract 12); or
+   * a body arriving for longer than `limit` at under MIN_BODY_RATE on average. Output
+   * backed up on a client is judged by progress instead (OUTPUT_TIMED).
    */
   timedOut(now: number, limit: number): boolean {
+    // Reading is held meanwhile, so no arrival can be judged either.
+    if (this.#is(OUTPUT_TIMED)) return false;
     // While earlier requests run or wait, the server may have paused reading itself: the
     // arrival clocks start again once they are answered (#restartArrivalClocks).
     if (this.#headStartedAt !== 0 && !this.busy && now - this.#headStartedAt > limit) return true;
@@ -635,9 +675,6 @@ export class Channel implements TaskChannel, ConnectionInfo {
       const elapsed = now - this.#bodyStartedAt;
       if (elapsed > limit && (this.#bodyBytes * 1000) / elapsed < MIN_BODY_RATE) return true;
     }
-    // A response waiting on a client that has read nothing for `limit` would hold its
-    // task slot (threads) forever: a slow-read attack on the whole server.
-    if (this.#drainWaiters !== null && now - this.lastActivity > limit) return true;
     return !this.busy && now - this.lastActivity > limit;
   }
 

@@ -185,6 +185,10 @@ export class GarconServer implements ChannelHost {
     return this.adjustments.outbufHighWatermark;
   }
 
+  get sendTimeoutMs(): number {
+    return this.adjustments.channelTimeout * 1000;
+  }
+
   get closing(): boolean {
     return this.#closing !== null;
   }

@@ -274,6 +274,78 @@ describe('connections', () => {
     }
   });
 
+  /** Read `socket` at about `bytesPerSecond` (paused for the rest of each 50 ms once its share is in) until it closes. */
+  function readSteadily(socket: net.Socket, bytesPerSecond: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let inThisStep = 0;
+    socket.on('data', (chunk: Buffer) => {
+      parts.push(chunk);
+      inThisStep += chunk.length;
+      if (inThisStep >= bytesPerSecond / 20) socket.pause();
+    });
+    const timer = setInterval(() => {
+      inThisStep = 0;
+      socket.resume();
+    }, 50);
+    return new Promise((resolve) => {
+      socket.once('close', () => {
+        clearInterval(timer);
+        resolve(Buffer.concat(parts));
+      });
+    });
+  }
+
+  /** One body, written in one piece: more than the kernel's buffers on loopback hold, so it waits on the reader. */
+  const oneBigBody: App = (environ, startResponse) => {
+    const size = Number(new URLSearchParams(String(environ.QUERY_STRING)).get('size'));
+    startResponse('200 OK', [['Content-Type', 'application/octet-stream'], ['Content-Length', String(size)]]);
+    return [Buffer.alloc(size, 'x')];
+  };
+
+  it('a client reading a large response slowly but steadily is not cut off, however long past channelTimeout it takes', async () => {
+    // 32 MB at 16 MB/s: about 2 s, four times channelTimeout, with the write waiting on the reader all along.
+    const srv = await startServer(oneBigBody, { channelTimeout: 0.5, cleanupInterval: 0.1 });
+    try {
+      const socket = await connect(srv.port);
+      socket.write(get('/?size=33554432', 'Connection: close\r\n'));
+      const raw = await readSteadily(socket, 16 * 1024 * 1024);
+      const [response] = parseResponses(raw).responses;
+      expect(response!.body.length).to.equal(33554432);
+      expect(srv.logger.messages('info').some((m) => m.startsWith('Client disconnected'))).to.equal(false);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a pipelined upload held back by the server while a slow reader downloads is timed only once the download is out', async () => {
+    const srv = await startServer(async (environ, startResponse) => {
+      if (environ.REQUEST_METHOD === 'GET') return oneBigBody(environ, startResponse);
+      return echo(environ, startResponse);
+    }, { channelTimeout: 0.5, cleanupInterval: 0.1 });
+    try {
+      const socket = await connect(srv.port);
+      socket.write(`${get('/?size=33554432')}POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n`);
+      // The body trickles in at 200 B/s while the download lasts (about 2 s): under the 1 KiB/s
+      // a body must average, but the server is not reading it anyway until the output is out.
+      let sent = 0;
+      const trickle = setInterval(() => {
+        if (sent < 400) {
+          socket.write('a'.repeat(20));
+          sent += 20;
+        }
+      }, 100);
+      const download = readSteadily(socket, 16 * 1024 * 1024);
+      await new Promise((resolve) => setTimeout(resolve, 1900));
+      clearInterval(trickle);
+      socket.write('a'.repeat(1000 - sent));
+      const responses = parseResponses(await download).responses;
+      expect(responses.map((r) => r.status)).to.deep.equal([200, 200]);
+      expect(responses[0]!.body.length).to.equal(33554432);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('close() answers a request sent on an idle keep-alive connection just after it began (Connection: close), not a reset', async () => {
     const srv = await startServer(echo);
     const pooled = await connect(srv.port);
