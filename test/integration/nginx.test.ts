@@ -26,9 +26,17 @@ import {
   type Daemon,
 } from './harness.js';
 
-/** `/download?size=N` is the streaming fixture's big download; every other path the echo app. */
+/** A response head of `size` bytes of cookie: what a session cookie and a CSP come to. */
+const bigHead: App = (environ, startResponse) => {
+  const size = Number(new URLSearchParams(String(environ.QUERY_STRING)).get('size'));
+  startResponse('200 OK', [['Set-Cookie', `session=${'c'.repeat(size)}`], ['Content-Length', '2']]);
+  return [Buffer.from('ok')];
+};
+
+/** `/download?size=N` is the streaming fixture's big download, `/bighead?size=N` bigHead; every other path the echo app. */
 const routes: App = (environ, startResponse) =>
-  environ.PATH_INFO === '/download' ? bigDownload(environ, startResponse) : echo(environ, startResponse);
+  environ.PATH_INFO === '/download' ? bigDownload(environ, startResponse) :
+  environ.PATH_INFO === '/bighead' ? bigHead(environ, startResponse) : echo(environ, startResponse);
 
 /** garcon as the templates' comments tell to run it behind nginx on the same host. */
 const BEHIND_NGINX = { trustedProxy: '127.0.0.1', trustedProxyCount: 1, trustedProxyHeaders: PROXY_HEADERS };
@@ -183,6 +191,12 @@ describe('nginx in front of garcon', function () {
       expect(response.status).to.equal(200);
       expect(response.body.length).to.equal(size);
       expect(sha256(response.body)).to.equal(sha256(Buffer.alloc(size, 'x')));
+    });
+
+    it('passes a 12 KiB response head on (nginx\'s own 4 KiB buffer would answer 502)', async () => {
+      const response = await request({ port: proxy!.port, path: '/bighead?size=12000' });
+      expect(response.status).to.equal(200);
+      expect(response.headers['set-cookie']).to.deep.equal([`session=${'c'.repeat(12000)}`]);
     });
 
     it('left nothing in garcon\'s log: no refused request, no broken upstream connection', () => {
