@@ -14,8 +14,6 @@ import type { TaskChannel } from './task.js';
 export interface ChannelHost {
   readonly lookahead: number;
   readonly highWatermark: number;
-  /** channelTimeout in ms: how long output may wait on a client that reads none of it. */
-  readonly sendTimeoutMs: number;
   readonly closing: boolean;
   /** Connections wait for a slot (connectionLimit): responses close theirs, so the slots turn over. */
   readonly connectionsWaiting: boolean;
@@ -38,7 +36,8 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /**
  * Pieces at least this large are written as they are (an app must not change such a
  * Buffer once it has handed it over, as with any Node stream); smaller ones are copied
- * when queued, so an app may reuse its buffer for the next chunk at once.
+ * when queued (or at the flush, for a returned Array's), so a generator may refill one
+ * buffer for each chunk.
  */
 const COPY_LIMIT = 16384;
 
@@ -116,9 +115,6 @@ function onEnd(this: ChannelSocket): void {
 function onDrain(this: ChannelSocket): void {
   this[kChannel].drainedEvent();
 }
-function onTimeout(this: ChannelSocket): void {
-  this[kChannel].outputTimedOut();
-}
 function onClose(this: ChannelSocket): void {
   this[kChannel].closed();
 }
@@ -159,10 +155,9 @@ const LISTED_IDLE = 4096;
 /** The client has sent something (ChannelHost.spoke was told). */
 const SPOKEN = 8192;
 /**
- * Output is backed up past the socket's high-water mark: Node's socket timeout judges the
- * connection, not the sweep. It fires only when the kernel has taken nothing from the write
- * in flight for a whole period, so a client reading a large response slowly but steadily is
- * never cut, while one that stops reading is (within two periods).
+ * Output is backed up past the socket's high-water mark (until 'drain'): the sweep judges the
+ * connection by whether the kernel takes any of it, not by silence, so a client reading a
+ * large response slowly but steadily is never cut, and one that stops reading is.
  */
 const OUTPUT_TIMED = 16384;
 
@@ -189,6 +184,9 @@ export class Channel implements TaskChannel, ConnectionInfo {
   /** When the body now arriving began (monotonicMs()), or 0, and its bytes so far: bounds slowloris bodies. */
   #bodyStartedAt = 0;
   #bodyBytes = 0;
+  /** While OUTPUT_TIMED: the bytes the kernel had yet to take at the last look, and when that last changed. */
+  #outputLeft = 0;
+  #outputMovedAt = 0;
   /** Writers waiting for 'drain'; null when none. */
   #drainWaiters: (() => void)[] | null = null;
   /** Output queued by write() (text joined where it can be), sent in one write by flush() (one syscall for a pipelined batch); null when none. */
@@ -273,7 +271,7 @@ export class Channel implements TaskChannel, ConnectionInfo {
     return this.#is(RUNNING) || this.#queue !== null;
   }
 
-  write(data: string | Uint8Array, onWritten?: () => void): void {
+  write(data: string | Uint8Array, onWritten?: () => void, stable = false): void {
     if (!this.connected) return;
     if (data.length >= COPY_LIMIT || onWritten !== undefined) {
       // Large bodies go out as they are (no copy), after what was queued before
@@ -289,7 +287,8 @@ export class Channel implements TaskChannel, ConnectionInfo {
       }
       return;
     }
-    const piece = typeof data === 'string' ? data : data.length <= TEXT_PIECE_LIMIT ? latin1(data) : Buffer.from(data);
+    // A piece that may change before the flush (a generator refilling one buffer) is copied now.
+    const piece = typeof data === 'string' ? data : data.length <= TEXT_PIECE_LIMIT ? latin1(data) : stable ? data : Buffer.from(data);
     const pending = this.#pending;
     if (pending === null) {
       this.#pending = [piece];
@@ -316,28 +315,28 @@ export class Channel implements TaskChannel, ConnectionInfo {
     if (this.socket.writableNeedDrain) this.#timeOutput();
   }
 
-  /** Output the kernel did not take is timed by progress from now on (OUTPUT_TIMED); 'drain' ends it. */
+  /** Output the kernel did not take is timed by its progress from now on (OUTPUT_TIMED); 'drain' ends it. */
   #timeOutput(): void {
     if (this.#is(OUTPUT_TIMED)) return;
     this.#flags |= OUTPUT_TIMED;
-    const socket = this.socket;
-    if (socket.listenerCount('timeout') === 0) socket.on('timeout', onTimeout);
-    socket.setTimeout(this.#host.sendTimeoutMs);
+    this.#outputLeft = this.#outputQueued();
+    this.#outputMovedAt = monotonicMs();
   }
 
-  /** The socket's 'timeout' event: no progress on the output for a whole period, or none left. */
-  outputTimedOut(): void {
-    if (this.socket.writableLength > 0) {
-      this.destroy();
-      return;
-    }
-    this.#endOutputTiming();
+  /**
+   * Bytes not yet taken by the kernel. Node's stream counts a write as pending until all of
+   * it is taken; the libuv handle's writeQueueSize (what Node's own socket timeout watches:
+   * no public API tells write progress) shrinks as the kernel takes each part of it.
+   */
+  #outputQueued(): number {
+    const handle = (this.socket as net.Socket & { _handle?: { writeQueueSize?: unknown } })._handle;
+    const inKernelQueue = typeof handle?.writeQueueSize === 'number' ? handle.writeQueueSize : 0;
+    return this.socket.writableLength + inKernelQueue;
   }
 
   #endOutputTiming(): void {
     if (!this.#is(OUTPUT_TIMED)) return;
     this.#flags &= ~OUTPUT_TIMED;
-    this.socket.setTimeout(0);
     // Reading was held while the output was backed up: a head or body arriving behind it starts its clock now.
     if (!this.busy) this.#restartArrivalClocks();
   }
@@ -665,8 +664,16 @@ export class Channel implements TaskChannel, ConnectionInfo {
    * backed up on a client is judged by progress instead (OUTPUT_TIMED).
    */
   timedOut(now: number, limit: number): boolean {
-    // Reading is held meanwhile, so no arrival can be judged either.
-    if (this.#is(OUTPUT_TIMED)) return false;
+    if (this.#is(OUTPUT_TIMED)) {
+      // Reads are not progress here: a client trickling bytes in could keep a response it never reads.
+      // (Reading is held meanwhile, so no arrival is judged either.)
+      const left = this.#outputQueued();
+      if (left !== this.#outputLeft) {
+        this.#outputLeft = left;
+        this.#outputMovedAt = now;
+      }
+      return now - this.#outputMovedAt > limit;
+    }
     // While earlier requests run or wait, the server may have paused reading itself: the
     // arrival clocks start again once they are answered (#restartArrivalClocks).
     if (this.#headStartedAt !== 0 && !this.busy && now - this.#headStartedAt > limit) return true;
@@ -702,12 +709,13 @@ export class Channel implements TaskChannel, ConnectionInfo {
       else socket.end(() => socket.destroy());
       return;
     }
-    socket.end();
+    // The linger starts once the response is in the kernel: a slow reader of a large one must
+    // not be cut LINGER_MS after the app finished (the sweep's output rule bounds the wait).
+    socket.end(() => setTimeout(() => socket.destroy(), LINGER_MS).unref());
     socket.off('data', onData);
     socket.on('data', discard);
     this.#flags |= LINGERING;
     socket.resume();
-    setTimeout(() => socket.destroy(), LINGER_MS).unref();
   }
 
   /** Close at once without a graceful end (idle timeout, the end of shutdownTimeout). */

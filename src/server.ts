@@ -185,9 +185,6 @@ export class GarconServer implements ChannelHost {
     return this.adjustments.outbufHighWatermark;
   }
 
-  get sendTimeoutMs(): number {
-    return this.adjustments.channelTimeout * 1000;
-  }
 
   get closing(): boolean {
     return this.#closing !== null;

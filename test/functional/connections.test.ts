@@ -317,6 +317,40 @@ describe('connections', () => {
     }
   });
 
+  it('a closing response read slowly but steadily is not cut 2 s after the app ends: the linger starts once it is in the kernel', async () => {
+    // Connection: close with a request pipelined behind it: closing leaves client bytes unread,
+    // so the connection lingers (reads and drops them) before closing. 24 MiB at 8 MB/s takes
+    // 3 s; the linger, started when the app was done, used to cut the response at 2 s.
+    const srv = await startServer(oneBigBody, { channelTimeout: 30 });
+    try {
+      const socket = await connect(srv.port);
+      socket.write(get('/?size=25165824', 'Connection: close\r\n') + get('/never'));
+      const [response, second] = parseResponses(await readSteadily(socket, 8 * 1024 * 1024)).responses;
+      expect(response!.body.length).to.equal(25165824);
+      expect(second).to.equal(undefined);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a client that trickles bytes in but never reads its response is still cut off, freeing its task slot', async () => {
+    const srv = await startServer(bigDownload, { threads: 1, channelTimeout: 0.5, cleanupInterval: 0.1, outbufHighWatermark: 65536 });
+    const stalled = await connect(srv.port);
+    const trickle = setInterval(() => stalled.write('x'), 150);
+    try {
+      stalled.pause();
+      stalled.write(get('/?size=104857600'));
+      await wait(200);
+      // Reads are no progress on the output: with threads 1, this runs only once the stalled one is cut.
+      const ok = await send(srv.port, get('/?size=10'), { responses: 1, timeout: 10000 });
+      expect(ok.responses[0]!.body.length).to.equal(10);
+    } finally {
+      clearInterval(trickle);
+      stalled.destroy();
+      await srv.close();
+    }
+  });
+
   it('a pipelined upload held back by the server while a slow reader downloads is timed only once the download is out', async () => {
     const srv = await startServer(async (environ, startResponse) => {
       if (environ.REQUEST_METHOD === 'GET') return oneBigBody(environ, startResponse);
