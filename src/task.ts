@@ -19,8 +19,12 @@ export interface TaskChannel {
   readonly connected: boolean;
   /** The connection will close after this response (server shutting down, earlier error). */
   readonly closeRequested: boolean;
-  /** Queue bytes on the socket (strings are latin-1); `onWritten` once the kernel has them. */
-  write(data: string | Uint8Array, onWritten?: () => void): void;
+  /**
+   * Queue bytes on the socket (strings are latin-1); `onWritten` once the kernel has them.
+   * `stable`: the bytes will not change (a returned Array's), so even a small piece may be
+   * queued without a copy.
+   */
+  write(data: string | Uint8Array, onWritten?: () => void, stable?: boolean): void;
   /** More than `limit` (default outbufHighWatermark) bytes wait to be sent. */
   needsDrain(limit?: number): boolean;
   /** Resolves when no more than `limit` bytes wait (the socket drained) or the socket closed. */
@@ -164,7 +168,8 @@ export class Task {
       total += chunk.length;
     }
     if (!this.#headSent && this.#head !== null && this.#head.contentLength === null) this.#sendHead(total);
-    for (const chunk of chunks) this.#writeBody(chunk);
+    // The app has given the whole body at once: no later chunk can refill these buffers.
+    for (const chunk of chunks) this.#writeBody(chunk, true);
   }
 
   /** Iterate a sync iterator; suspends (returns) while the socket drains. */
@@ -229,7 +234,7 @@ export class Task {
     this.#writeBody(chunk);
   }
 
-  #writeBody(chunk: Chunk): void {
+  #writeBody(chunk: Chunk, stable = false): void {
     // An empty chunk is skipped before anything else (Waitress 5.10): a generator may yield
     // one before it calls start_response lazily.
     if (chunk.length === 0) return;
@@ -258,10 +263,10 @@ export class Task {
     this.#bytesSent += data.length;
     if (this.#chunked) {
       this.channel.write(`${data.length.toString(16).toUpperCase()}\r\n`);
-      this.channel.write(data);
+      this.channel.write(data, undefined, stable);
       this.channel.write('\r\n');
     } else {
-      this.channel.write(data);
+      this.channel.write(data, undefined, stable);
     }
   }
 
