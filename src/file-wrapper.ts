@@ -71,6 +71,8 @@ export class FileWrapper implements Iterable<Uint8Array> {
     if (!usable) throw new AppContractError('wsgi.file_wrapper needs a file-like object with read(size), a file descriptor or a FileHandle');
     if (file instanceof Readable) {
       // Its read() answers null until data has come: sent through here, a stream would give an empty body.
+      // Destroyed: nothing else will close what it opened.
+      file.destroy();
       throw new AppContractError('wsgi.file_wrapper takes a file-like object with a synchronous read(size), a file descriptor or a FileHandle, not a stream.Readable: return the stream itself (an async iterable) instead');
     }
     this.file = file;

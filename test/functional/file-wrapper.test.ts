@@ -143,9 +143,14 @@ describe('wsgi.file_wrapper', () => {
     for (const message of logged) expect(message).to.contain("a wrapped file's read() must return a Uint8Array (empty at the end of the file), got null");
   });
 
-  it('/stream: a stream.Readable is refused with a message saying to return it instead; the server keeps serving', async () => {
+  it('/stream: a stream.Readable is refused (and destroyed) with a message saying to return it instead; the server keeps serving', async () => {
+    const descriptors = () => fs.readdirSync('/proc/self/fd').length;
+    const before = descriptors();
     const ex = await send(srv.port, get('/stream'));
     expect(ex.responses[0]!.status).to.equal(500);
+    // The stream opened the file: refused, it must not keep the descriptor.
+    for (let i = 0; i < 50 && descriptors() > before; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(descriptors()).to.equal(before);
     const next = await send(srv.port, get('/filelike'), { responses: 1 });
     expect(sha(next.responses[0]!.body)).to.equal(sha(content));
     const logged = srv.logger.records.find((r) => r.message === 'Exception while serving /stream');
