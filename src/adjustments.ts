@@ -188,10 +188,13 @@ function row(
   };
 }
 
+/** The largest 32-bit signed integer: the longest delay a Node timer takes (longer fires after 1 ms), and the largest backlog. */
+export const INT32_MAX = 2 ** 31 - 1;
+
 const SIZE = { min: 1 } as const;
 const SECONDS = { min: 0, exclusiveMin: true } as const;
-/** Seconds that become a Node timer: above 2^31 - 1 ms Node fires it after 1 ms instead. */
-const TIMER_SECONDS = { ...SECONDS, max: Math.floor((2 ** 31 - 1) / 1000) } as const;
+/** Seconds that become a Node timer. */
+const TIMER_SECONDS = { ...SECONDS, max: Math.floor(INT32_MAX / 1000) } as const;
 
 /** The options table. Order is the order of --help. */
 export const OPTIONS: readonly OptionSpec[] = Object.freeze([
@@ -211,7 +214,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   row('urlScheme', 'enum', 'http', 'Default wsgi.url_scheme: http or https.', { choices: ['http', 'https'] }),
   row('urlPrefix', 'prefix', '', 'Mount the app under this path: it becomes SCRIPT_NAME and is removed from PATH_INFO.'),
   // Node takes the backlog as a 32-bit integer: 4294967296 would silently become 0.
-  row('backlog', 'int', 1024, 'Length of the listen() backlog.', { ...SIZE, max: 2 ** 31 - 1 }),
+  row('backlog', 'int', 1024, 'Length of the listen() backlog.', { ...SIZE, max: INT32_MAX }),
   row('recvBytes', 'int', 8192, 'Accepted for Waitress compatibility and ignored (libuv chooses the read size).', SIZE),
   row('sendBytes', 'int', 1, 'Deprecated (as in Waitress) and unused: Node flushes output itself.', SIZE),
   row('outbufOverflow', 'int', 1048576, 'Accepted for Waitress compatibility and ignored (responses are never spooled to a file; outbufHighWatermark bounds them).', SIZE),

@@ -5,7 +5,7 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import type * as net from 'node:net';
-import { formatServingUrl } from './adjustments.js';
+import { INT32_MAX, formatServingUrl } from './adjustments.js';
 import type { Logger } from './types.js';
 import { clearStaleSocket } from './unix-socket-file.js';
 
@@ -34,8 +34,6 @@ const CRASH_WINDOW_MS = 1000;
 const RESTART_DELAY_MS = 1000;
 /** Extra time for a worker to exit after its own graceful shutdown deadline. */
 const EXIT_GRACE_MS = 5000;
-/** The longest delay setTimeout takes; a longer one fires at once (with a TimeoutOverflowWarning). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Run the cluster primary. Resolves with the process exit code: 0 after a
@@ -107,7 +105,7 @@ export async function runPrimary(plan: PrimaryPlan): Promise<number> {
       }
       killTimer = setTimeout(() => {
         for (const worker of living()) worker.process.kill('SIGKILL');
-      }, Math.min(plan.shutdownTimeout * 1000 + EXIT_GRACE_MS, MAX_TIMER_MS));
+      }, Math.min(plan.shutdownTimeout * 1000 + EXIT_GRACE_MS, INT32_MAX)); // a longer delay would fire at once
       killTimer.unref();
       if (living().length === 0) finish(exitCode);
     };
