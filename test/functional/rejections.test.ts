@@ -55,6 +55,7 @@ const cases: Case[] = [
   // RFC 9112 section 3.2: a Host that is not uri-host [":" port] (here, two merged by an upstream).
   { name: 'a Host with a space in it', bytes: `GET / HTTP/1.1\r\nHost: a, b\r\n\r\n`, status: 400, detail: 'Invalid Host header' },
   { name: 'a Host with userinfo', bytes: `GET / HTTP/1.1\r\nHost: evil@good\r\n\r\n`, status: 400, detail: 'Invalid Host header' },
+  { name: 'a Host with a port and no host', bytes: `GET / HTTP/1.1\r\nHost: :80\r\n\r\n`, status: 400, detail: 'Invalid Host header' },
   { name: 'an absolute-form target with userinfo (RFC 9110 section 4.2.4)', bytes: `GET http://evil@good/ HTTP/1.1\r\n${H}\r\n`, status: 400, detail: 'Bad URI' },
   { name: 'an http URI without a host (RFC 9110 section 4.2.1)', bytes: `GET http:///x HTTP/1.1\r\n${H}\r\n`, status: 400, detail: 'Bad URI' },
   // Content-Length (CVE-2019-16792, CVE-2022-24761).

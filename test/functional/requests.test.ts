@@ -86,6 +86,12 @@ describe('request bodies and the environ', () => {
     expect([env.HTTP_HOST, env.PATH_INFO, env.QUERY_STRING, env.REQUEST_URI]).to.deep.equal(['good.example:81', '/p', 'q=1', 'http://good.example:81/p?q=1']);
   });
 
+  it('another scheme\'s absolute-form authority does not replace the Host field', async () => {
+    const ex = await send(srv.port, 'GET foo://evil.example/p HTTP/1.1\r\nHost: good.example\r\n\r\n', { responses: 1 });
+    const env = envOf(ex.responses[0]!.body);
+    expect([env.HTTP_HOST, env.PATH_INFO]).to.deep.equal(['good.example', '/p']);
+  });
+
   it('serves HTTP/1.2 as HTTP/1.1 and skips leading empty lines', async () => {
     const ex = await send(srv.port, `\r\n\r\nGET / HTTP/1.2\r\n${H}\r\n`, { responses: 1 });
     expect(ex.responses[0]!.version).to.equal('HTTP/1.1');
@@ -148,6 +154,13 @@ describe('Expect: 100-continue', () => {
     expect(ex.raw.toString('latin1').match(/100 Continue/g)).to.have.length(1);
     expect(envOf(ex.responses[1]!.body).body_sha256).to.equal(sha('hello'));
     expect(envOf(ex.responses[2]!.body).PATH_INFO).to.equal('/after');
+  });
+
+  it('sends 100 Continue when 100-continue is one member of an Expect list, or Expect is repeated', async () => {
+    for (const fields of ['Expect: x-other, 100-continue\r\n', 'Expect: 100-continue\r\nExpect: 100-continue\r\n']) {
+      const ex = await send(srv.port, [`POST / HTTP/1.1\r\n${H}Content-Length: 5\r\n${fields}\r\n`, 'hello'], { responses: 2, pieceDelay: 50 });
+      expect(ex.raw.toString('latin1'), fields).to.match(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    }
   });
 
   it('a body-less Expect request is dispatched normally (Q3 fixed)', async () => {
