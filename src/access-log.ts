@@ -8,13 +8,16 @@ import type { Logger } from './types.js';
 
 /** What the server reports about one finished response. */
 export interface AccessEntry {
-  /** The environ after the proxy adjustments (so REMOTE_ADDR is the real client when trusted). */
+  /**
+   * The request's fields under their environ keys: REMOTE_ADDR after the proxy adjustments
+   * (the real client when trusted), the request line and headers as received.
+   */
   environ: Record<string, unknown>;
   /** The status line the app gave, e.g. "200 OK". */
   status: string;
   /** Body bytes written (not counting the head). */
   bytesSent: number;
-  /** process.hrtime.bigint() when the request started and when the response ended. */
+  /** process.hrtime.bigint() when the request's first bytes were read and when the response ended. */
   startTime: bigint;
   endTime: bigint;
 }

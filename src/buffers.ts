@@ -165,7 +165,7 @@ export class BodyBuffer {
     if (this.#fd !== null) {
       input = new FileInput(this.#fd, this.#length);
     } else {
-      const whole = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#length);
+      const whole = ownBytes(this.#chunks, this.#length);
       this.#chunks = [whole];
       input = new MemoryInput(whole);
     }
@@ -190,6 +190,23 @@ export class BodyBuffer {
       this.#fd = null;
     }
   }
+}
+
+/**
+ * The body in one Buffer with an ArrayBuffer of its own. A body kept as a view of a socket
+ * read shares that read's memory with the request head (its Cookie, its Authorization, proxy
+ * headers the environ was cleared of), and Buffer.concat's pooled result shares memory with
+ * other requests' data: an app reaching `.buffer` must see neither.
+ */
+function ownBytes(chunks: readonly Buffer[], length: number): Buffer {
+  if (chunks.length === 1) {
+    const only = chunks[0]!;
+    if (only.byteOffset === 0 && only.length === only.buffer.byteLength) return only;
+  }
+  const whole = Buffer.allocUnsafeSlow(length);
+  let offset = 0;
+  for (const chunk of chunks) offset += chunk.copy(whole, offset);
+  return whole;
 }
 
 /** A reader over no bytes, for requests without a body. */

@@ -2,7 +2,6 @@
 // The adjustment pipeline (pipeline.ts) then applies proxy headers, url_prefix
 // and hop-by-hop stripping before the app sees it.
 
-import { emptyInput } from './buffers.js';
 import { fileWrapper } from './file-wrapper.js';
 import type { ParsedRequest } from './request.js';
 import type { Environ, ErrorStream } from './types.js';
@@ -66,7 +65,7 @@ export function buildEnviron(request: ParsedRequest, conn: ConnectionInfo, setti
     REMOTE_PORT: conn.remotePort,
     'wsgi.version': WSGI_VERSION,
     'wsgi.url_scheme': settings.urlScheme,
-    'wsgi.input': request.body ? request.body.input() : emptyInput(),
+    'wsgi.input': request.input(),
     'wsgi.input_terminated': true,
     'wsgi.errors': errorStream,
     'wsgi.multithread': true,

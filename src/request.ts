@@ -1,8 +1,9 @@
 // The record the parser fills in for one request and the channel hands to the task.
 
-import type { BodyBuffer } from './buffers.js';
+import { emptyInput, type BodyBuffer } from './buffers.js';
 import type { HttpError } from './errors.js';
 import { FieldFlag } from './header-names.js';
+import type { WsgiInput } from './types.js';
 
 /** The HTTP version a request is served as (HTTP/1.x with x > 1 is served as 1.1). */
 export type HttpVersion = '1.0' | '1.1';
@@ -45,9 +46,21 @@ export class ParsedRequest {
   body: BodyBuffer | null = null;
   /** Set when the request is refused; the channel answers it and closes. */
   error: HttpError | null = null;
+  /** process.hrtime.bigint() when its first bytes were read, for the access log (0n when there is none). */
+  receivedAt = 0n;
 
-  /** Release the body (memory or temp file). */
+  /** The reader given for a request without a body, closed with the request like a body's. */
+  #noBodyInput: WsgiInput | null = null;
+
+  /** A fresh wsgi.input over the body. */
+  input(): WsgiInput {
+    if (this.body !== null) return this.body.input();
+    return (this.#noBodyInput = emptyInput());
+  }
+
+  /** Release the body (memory or temp file), and close the readers handed out: a kept one throws InputClosedError. */
   close(): void {
     this.body?.close();
+    this.#noBodyInput?.close();
   }
 }

@@ -191,7 +191,11 @@ export class GarconServer implements ChannelHost {
   }
 
   newParser(): RequestParser {
-    return new RequestParser(this.#parserLimits);
+    const parser = new RequestParser(this.#parserLimits);
+    // The access log's %t and response time count from here: a body still arriving or a
+    // wait for a task slot is part of what the client saw.
+    if (this.#accessLog !== null) parser.request.receivedAt = process.hrtime.bigint();
+    return parser;
   }
 
   dispatch(channel: Channel, request: ParsedRequest): void {
@@ -224,7 +228,6 @@ export class GarconServer implements ChannelHost {
   }
 
   refuse(channel: Channel, request: ParsedRequest): void {
-    const startTime = this.#accessLog ? process.hrtime.bigint() : 0n;
     // A refusal the server caused (a body it could not store) is for the operator to see.
     if (request.error!.cause !== undefined) this.#logCausedRefusal(request);
     const bytesSent = writeErrorResponse(channel, request.error!, request, this.adjustments.ident);
@@ -240,7 +243,7 @@ export class GarconServer implements ChannelHost {
       },
       status: `${request.error!.status} ${request.error!.reason}`,
       bytesSent,
-      startTime,
+      startTime: request.receivedAt,
       endTime: process.hrtime.bigint(),
     });
   }

@@ -69,7 +69,8 @@ export class Task {
   readonly #settings: TaskSettings;
   readonly #finishedHook: TaskFinished;
   /** Only measured when someone reads it (the access log). */
-  readonly #startTime: bigint;
+  /** REMOTE_ADDR as the proxy stage left it, before the app could change it (for the access log). */
+  #clientAddress = '';
   #environ: Environ | null = null;
   #head: AppHead | null = null;
   #headSent = false;
@@ -87,12 +88,12 @@ export class Task {
     this.channel = channel;
     this.#settings = settings;
     this.#finishedHook = finished;
-    this.#startTime = settings.accessLog ? process.hrtime.bigint() : 0n;
   }
 
   /** Run the app on an environ the pipeline has already adjusted. */
   run(app: App, environ: Environ): void {
     this.#environ = environ;
+    if (this.#settings.accessLog) this.#clientAddress = String(environ.REMOTE_ADDR);
     let result: AppIterable | Promise<AppIterable>;
     try {
       result = app(environ, this.#startResponse);
@@ -111,6 +112,7 @@ export class Task {
   /** Answer with an error page instead of running the app (e.g. a malformed proxy header). */
   refuse(environ: Environ, error: HttpError): void {
     this.#environ = environ;
+    if (this.#settings.accessLog) this.#clientAddress = String(environ.REMOTE_ADDR);
     this.#respondWithError(error);
   }
 
@@ -346,11 +348,22 @@ export class Task {
   #end(status: string, keepAlive: boolean): void {
     this.#finished = true;
     if (this.#settings.accessLog && this.#environ) {
+      // The request as it came, not as the app may have rewritten its environ (a method
+      // override, a path rewrite); the user is the app's to say (REMOTE_USER, as Apache's %u).
+      const request = this.request;
       this.#settings.accessLog.write({
-        environ: this.#environ,
+        environ: {
+          REMOTE_ADDR: this.#clientAddress,
+          REMOTE_USER: this.#environ.REMOTE_USER,
+          REQUEST_METHOD: request.method,
+          REQUEST_URI: request.target,
+          SERVER_PROTOCOL: `HTTP/${request.version}`,
+          HTTP_REFERER: request.headers.HTTP_REFERER,
+          HTTP_USER_AGENT: request.headers.HTTP_USER_AGENT,
+        },
         status,
         bytesSent: this.#bytesSent,
-        startTime: this.#startTime,
+        startTime: request.receivedAt,
         endTime: process.hrtime.bigint(),
       });
     }

@@ -161,6 +161,18 @@ describe('BodyBuffer and wsgi.input', () => {
     }
   });
 
+  it('a body kept as a view of a larger read is read from memory of its own, not the read\'s (the head is there)', () => {
+    const read = Buffer.from('POST / HTTP/1.1\r\nCookie: secret\r\n\r\nbody', 'latin1');
+    const body = new BodyBuffer(1 << 20);
+    body.append(read.subarray(read.length - 4));
+    const got = body.input().read();
+    expect(got.toString()).to.equal('body');
+    expect(got.buffer.byteLength).to.equal(4);
+    // Joined from several pieces: not a slice of Buffer's shared pool either.
+    const joined = filled('abcdef', 1 << 20, 3).input().read();
+    expect(joined.buffer.byteLength).to.equal(6);
+  });
+
   it('emptyInput() reads nothing', () => {
     const input = emptyInput();
     expect(input.read().length).to.equal(0);

@@ -28,6 +28,28 @@ describe('access log on the wire', () => {
     expect(all.some((l) => /^127\.0\.0\.1 - - \[[^\]]+\] "-" 400 \d+ /.test(l)), all.join('\n')).to.equal(true);
   });
 
+  it('logs the request as received, whatever the app rewrites in its environ; the user is the app\'s to set', async () => {
+    const rewriting = await startServer((environ, startResponse) => {
+      Object.assign(environ, { REQUEST_METHOD: 'DELETE', REQUEST_URI: '/rewritten', SERVER_PROTOCOL: 'HTTP/9', HTTP_USER_AGENT: 'forged', REMOTE_ADDR: '6.6.6.6', REMOTE_USER: 'alice' });
+      startResponse('200 OK', [['Content-Length', '2']]);
+      return [Buffer.from('ok')];
+    }, { accessLog: true });
+    try {
+      await send(rewriting.port, get('/as-sent', 'User-Agent: probe/2\r\n'), { responses: 1 });
+      const line = rewriting.logger.messages('info').find((m) => m.endsWith('ms'));
+      expect(line).to.match(/^127\.0\.0\.1 - alice \[[^\]]+\] "GET \/as-sent HTTP\/1\.1" 200 2 "-" "probe\/2" /);
+    } finally {
+      await rewriting.close();
+    }
+  });
+
+  it('times a request from its first bytes: a body arriving slowly is part of its response time', async () => {
+    await send(srv.port, [`POST /slow-body HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab`, 'cd'], { responses: 1, pieceDelay: 300 });
+    const line = lines().find((l) => l.includes('/slow-body'));
+    const ms = Number(/ (\d+\.\d{3})ms$/.exec(line ?? '')?.[1]);
+    expect(ms, line).to.be.at.least(250);
+  });
+
   it('an access log that cannot be written (disk full) costs no request: every one is answered', async () => {
     const full = await startServer(echo, { accessLog: '/dev/full', threads: 1 });
     try {

@@ -135,6 +135,37 @@ describe('request bodies and the environ', () => {
   });
 });
 
+describe('a wsgi.input kept past its request', () => {
+  it('throws InputClosedError on the next request, with a body or without one', async () => {
+    let kept: Environ['wsgi.input'] | null = null;
+    const srv = await startServer((environ, startResponse) => {
+      let answer = 'kept';
+      if (kept === null) {
+        kept = environ['wsgi.input'];
+      } else {
+        try {
+          kept.read();
+          answer = 'read';
+        } catch (err) {
+          answer = (err as Error).name;
+        }
+        kept = null;
+      }
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      return [Buffer.from(answer)];
+    });
+    try {
+      const post = `POST /a HTTP/1.1\r\n${H}Content-Length: 2\r\n\r\nhi`;
+      for (const first of [get('/no-body'), post]) {
+        const ex = await send(srv.port, first + get('/second'), { responses: 2 });
+        expect(ex.responses.map((r) => r.body.toString()), first).to.deep.equal(['kept', 'InputClosedError']);
+      }
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('Expect: 100-continue', () => {
   let srv: Running;
   before(async () => {
