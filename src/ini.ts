@@ -107,6 +107,8 @@ export function parseIni(text: string, file: string): IniFile {
   /** The key whose value a blank line just ended (an indented line next would be a mistake). */
   let endedKey: string | null = null;
   let lastKey = '';
+  /** How far the last key's line was indented: only a line indented further continues its value (ConfigParser's rule). */
+  let lastIndent = 0;
   const lines = text.split('\n');
   lines.forEach((rawLine, index) => {
     const lineNo = index + 1;
@@ -121,17 +123,20 @@ export function parseIni(text: string, file: string): IniFile {
       }
       return;
     }
-    if (/^[ \t]/.test(line) && lastEntry !== null) {
+    const indent = /^[ \t]*/.exec(line)![0].length;
+    if (indent > lastIndent && lastEntry !== null) {
       lastEntry.value += `\n${trimmed}`; // continuation line
       return;
     }
-    if (/^[ \t]/.test(line) && endedKey !== null) {
+    if (indent > lastIndent && endedKey !== null) {
       throw fail(`a blank line inside the multi-line value of "${endedKey}" in [${currentName}] (a blank line ends a value: remove it)`);
     }
     endedKey = null;
     if (trimmed.startsWith('[')) {
-      if (!trimmed.endsWith(']')) throw fail(`bad section header ${JSON.stringify(trimmed)}`);
-      currentName = trimmed.slice(1, -1).trim();
+      // A comment may follow the header, as ConfigParser allows.
+      const header = /^\[([^\]]*)\][ \t]*(?:[#;].*)?$/.exec(trimmed);
+      if (header === null) throw fail(`bad section header ${JSON.stringify(trimmed)}`);
+      currentName = header[1]!.trim();
       if (currentName === 'DEFAULT') {
         current = defaults;
       } else {
@@ -152,6 +157,7 @@ export function parseIni(text: string, file: string): IniFile {
     if (current.has(key)) throw fail(`key "${key}" appears twice in [${currentName}]`);
     lastEntry = { value: line.slice(split + 1).trim(), line: lineNo };
     lastKey = key;
+    lastIndent = indent;
     current.set(key, lastEntry);
   });
   return new IniFile(file, sections, defaults);

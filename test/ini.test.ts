@@ -100,6 +100,25 @@ describe('ini files', () => {
       expect([...parseIni('[a]\n    host = h\n\n    port = 1\n', '/x.ini').section('a')]).to.deep.equal([['host', 'h'], ['port', '1']]);
     });
 
+    it('continues a value only with lines indented further than its key, as ConfigParser does', () => {
+      // Keys indented alike are keys: folding them into the first one dropped a listen, which then bound every address.
+      const ini = parseIni('[server:main]\n  server_name = example.com\n  threads = 1\n  listen =\n      127.0.0.1:1\n      [::1]:1\n', '/x.ini');
+      expect([...ini.section('server:main')]).to.deep.equal([
+        ['server_name', 'example.com'],
+        ['threads', '1'],
+        ['listen', '\n127.0.0.1:1\n[::1]:1'],
+      ]);
+      expectConfigError(
+        () => parseIni('[a]\n  listen =\n    127.0.0.1:1\n\n    127.0.0.1:2\n', '/x.ini'),
+        '/x.ini:5: a blank line inside the multi-line value of "listen" in [a] (a blank line ends a value: remove it)',
+      );
+    });
+
+    it('allows a comment after a section header', () => {
+      expect(parseIni('[server:main]  # the server\nport = 1\n[app:main] ; the app\n', '/x.ini').sectionNames).to.deep.equal(['server:main', 'app:main']);
+      expectConfigError(() => parseIni('[a] junk\n', '/x.ini'), '/x.ini:1: bad section header "[a] junk"');
+    });
+
     it('reports an unreadable file', () => {
       expectConfigError(() => readIni(path.join(dir, 'missing.ini')), /^Cannot read config file .*missing\.ini: ENOENT$/);
     });
