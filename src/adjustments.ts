@@ -396,10 +396,12 @@ function castOctal(spec: OptionSpec, value: unknown): number {
     if (value > spec.max!) throw invalid(spec, value, `must be at most 0o${spec.max!.toString(8)} (${spec.max}); write the octal digits as a string ("${value}") or as 0o${value}`);
     return checkRange(spec, value, value);
   }
-  if (typeof value !== 'string' || !/^[0-7]+$/.test(value.trim())) {
+  // Python's int(text, 8), which Waitress uses, also takes a 0o prefix and _ between digits.
+  const digits = typeof value === 'string' ? value.trim().replace(/^0o/i, '') : '';
+  if (!/^[0-7]+(?:_[0-7]+)*$/.test(digits)) {
     throw invalid(spec, value, 'is not an octal number such as "660"');
   }
-  return checkRange(spec, value, parseInt(value.trim(), 8));
+  return checkRange(spec, value, parseInt(digits.replaceAll('_', ''), 8));
 }
 
 // One leading slash, none trailing; "/" alone means no prefix (Waitress would keep "/",

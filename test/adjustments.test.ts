@@ -303,6 +303,11 @@ describe('adjustments', () => {
     it('reads text as octal and accepts numbers', () => {
       expect(adjust({ unixSocketPerms: '660' }).unixSocketPerms).to.equal(0o660);
       expect(adjust({ unixSocketPerms: ' 0777 ' }).unixSocketPerms).to.equal(0o777);
+      // Waitress reads it with Python's int(text, 8): a 0o prefix and _ between digits too.
+      expect(adjust({ unixSocketPerms: '0o660' }).unixSocketPerms).to.equal(0o660);
+      expect(adjust({ unixSocketPerms: '6_60' }).unixSocketPerms).to.equal(0o660);
+      expectInvalid({ unixSocketPerms: '0o' }, 'unixSocketPerms', /is not an octal number/);
+      expectInvalid({ unixSocketPerms: '6__60' }, 'unixSocketPerms', /is not an octal number/);
       expect(adjust({ unixSocketPerms: 0o644 }).unixSocketPerms).to.equal(0o644);
     });
 
