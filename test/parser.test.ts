@@ -639,11 +639,16 @@ describe('RequestParser', () => {
       expect(fed.request.body!.input().read().toString()).to.equal('abcde');
     });
 
-    it('keeps body bytes as views of the received buffer', () => {
+    it('keeps body bytes as views of the received buffer, and gives the app its own copy', () => {
       const data = Buffer.from(`POST / HTTP/1.0\r\nContent-Length: 4\r\n\r\nbody`);
       const parser = new RequestParser(LIMITS);
       parser.received(data);
-      expect(parser.request.body!.input().read().buffer).to.equal(data.buffer);
+      // Not copied on arrival: a change to the read shows in the body...
+      data.write('B', data.length - 4);
+      const read = parser.request.body!.input().read();
+      expect(read.toString()).to.equal('Body');
+      // ...but what the app reads does not share the read's memory (the head is there).
+      expect(read.buffer.byteLength).to.equal(4);
     });
 
     it('spills a large body to a temp file', () => {
