@@ -138,7 +138,7 @@ export function formatCombined(entry: AccessEntry, received?: Date): string {
   const time = received === undefined ? apacheTimeOf(receivedMs(entry, Date.now())) : apacheTime(received);
   return (
     `${dash(field(env, 'REMOTE_ADDR'))} - ${dash(field(env, 'REMOTE_USER'))} ${time} ` +
-    `"${escapeLogField(requestLine)}" ${entry.status.slice(0, 3)} ${entry.bytesSent === 0 ? '-' : entry.bytesSent} ` +
+    `"${dash(requestLine)}" ${entry.status.slice(0, 3)} ${entry.bytesSent === 0 ? '-' : entry.bytesSent} ` +
     `"${dash(field(env, 'HTTP_REFERER'))}" "${dash(field(env, 'HTTP_USER_AGENT'))}" ${durationMs(entry).toFixed(3)}ms`
   );
 }
@@ -151,9 +151,10 @@ export function formatJson(entry: AccessEntry, received: Date = receivedAt(entry
     time: received.toISOString(),
     remoteAddr: field(env, 'REMOTE_ADDR'),
     remoteUser: optional('REMOTE_USER'),
-    method: field(env, 'REQUEST_METHOD'),
-    uri: field(env, 'REQUEST_URI'),
-    protocol: field(env, 'SERVER_PROTOCOL'),
+    // null for what the server never learnt (a request line it could not read), as for the others.
+    method: optional('REQUEST_METHOD'),
+    uri: optional('REQUEST_URI'),
+    protocol: optional('SERVER_PROTOCOL'),
     status: Number(entry.status.slice(0, 3)),
     bytes: entry.bytesSent,
     referer: optional('HTTP_REFERER'),

@@ -237,7 +237,7 @@ export class GarconServer implements ChannelHost {
     this.#accessLog.write({
       environ: {
         REMOTE_ADDR: channel.remoteAddr,
-        REQUEST_METHOD: lineParsed ? request.method : '-',
+        REQUEST_METHOD: lineParsed ? request.method : '',
         REQUEST_URI: lineParsed ? request.target : '',
         SERVER_PROTOCOL: lineParsed ? `HTTP/${request.version}` : '',
       },

@@ -116,6 +116,12 @@ describe('access log', () => {
       });
       expect(formatJson(entry(), WHEN)).to.not.include('\n');
     });
+
+    it('gives null, not the combined format\'s "-", for a request line the server could not read', () => {
+      const unread = entry({}, { REQUEST_METHOD: '', REQUEST_URI: '', SERVER_PROTOCOL: '' });
+      expect(JSON.parse(formatJson(unread, WHEN))).to.include({ method: null, uri: null, protocol: null });
+      expect(formatCombined(unread, WHEN)).to.contain(' "-" 200 ');
+    });
   });
 
   it('dates a line when its request came in (Apache %t), not when it was written', () => {
