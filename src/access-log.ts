@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import type { Adjustments } from './adjustments.js';
 import { InvalidOptionError } from './errors.js';
+import type { ParsedRequest } from './request.js';
 import type { Logger } from './types.js';
 
 /** What the server reports about one finished response. */
@@ -20,6 +21,25 @@ export interface AccessEntry {
   /** process.hrtime.bigint() when the request's first bytes were read and when the response ended. */
   startTime: bigint;
   endTime: bigint;
+}
+
+/**
+ * What a line reports of `request`, under environ keys: the request line and headers as
+ * received (an app rewriting its environ cannot change them), the client address as the
+ * proxy stage left it, and the user the app named (as Apache's %u). A request line the
+ * parser could not read is left empty: "-" in a line, null in JSON.
+ */
+export function requestFields(request: ParsedRequest, remoteAddr: string, remoteUser?: unknown): Record<string, unknown> {
+  const lineRead = request.target !== '';
+  return {
+    REMOTE_ADDR: remoteAddr,
+    REMOTE_USER: remoteUser,
+    REQUEST_METHOD: lineRead ? request.method : '',
+    REQUEST_URI: request.target,
+    SERVER_PROTOCOL: lineRead ? `HTTP/${request.version}` : '',
+    HTTP_REFERER: request.headers.HTTP_REFERER,
+    HTTP_USER_AGENT: request.headers.HTTP_USER_AGENT,
+  };
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

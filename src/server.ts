@@ -6,7 +6,7 @@ import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as nodePath from 'node:path';
-import { createAccessLog, type AccessLog } from './access-log.js';
+import { createAccessLog, requestFields, type AccessLog } from './access-log.js';
 import { formatServingUrl, makeAdjustments, resolveListen, type Adjustments, type ServeOptions } from './adjustments.js';
 import { Channel, type ChannelHost, type ListenerInfo } from './channel.js';
 import { CLOCK_RESOLUTION_MS, monotonicMs } from './clock.js';
@@ -232,15 +232,9 @@ export class GarconServer implements ChannelHost {
     if (request.error!.cause !== undefined) this.#logCausedRefusal(request);
     const bytesSent = writeErrorResponse(channel, request.error!, request, this.adjustments.ident);
     if (this.#accessLog === null) return;
-    // What the parser got before refusing; an unreadable request line is logged as "-".
-    const lineParsed = request.target !== '';
+    // What the parser got before refusing (the proxy stage never ran: the peer's address).
     this.#accessLog.write({
-      environ: {
-        REMOTE_ADDR: channel.remoteAddr,
-        REQUEST_METHOD: lineParsed ? request.method : '',
-        REQUEST_URI: lineParsed ? request.target : '',
-        SERVER_PROTOCOL: lineParsed ? `HTTP/${request.version}` : '',
-      },
+      environ: requestFields(request, channel.remoteAddr),
       status: `${request.error!.status} ${request.error!.reason}`,
       bytesSent,
       startTime: request.receivedAt,

@@ -5,7 +5,7 @@
 // Synchronous apps run without a single Promise: the task only goes async when
 // the app returns a Promise or an AsyncIterable, or the socket needs to drain.
 
-import type { AccessLog } from './access-log.js';
+import { requestFields, type AccessLog } from './access-log.js';
 import { AppContractError, ClientDisconnected, HttpError, InternalServerError } from './errors.js';
 import { streamFile } from './file-sender.js';
 import { FileWrapper } from './file-wrapper.js';
@@ -348,22 +348,11 @@ export class Task {
   #end(status: string, keepAlive: boolean): void {
     this.#finished = true;
     if (this.#settings.accessLog && this.#environ) {
-      // The request as it came, not as the app may have rewritten its environ (a method
-      // override, a path rewrite); the user is the app's to say (REMOTE_USER, as Apache's %u).
-      const request = this.request;
       this.#settings.accessLog.write({
-        environ: {
-          REMOTE_ADDR: this.#clientAddress,
-          REMOTE_USER: this.#environ.REMOTE_USER,
-          REQUEST_METHOD: request.method,
-          REQUEST_URI: request.target,
-          SERVER_PROTOCOL: `HTTP/${request.version}`,
-          HTTP_REFERER: request.headers.HTTP_REFERER,
-          HTTP_USER_AGENT: request.headers.HTTP_USER_AGENT,
-        },
+        environ: requestFields(this.request, this.#clientAddress, this.#environ.REMOTE_USER),
         status,
         bytesSent: this.#bytesSent,
-        startTime: request.receivedAt,
+        startTime: this.request.receivedAt,
         endTime: process.hrtime.bigint(),
       });
     }
